@@ -1,0 +1,45 @@
+# saliencykit developer commands. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+OUT ?= demo-output
+
+.PHONY: install demo test lint bench bench-oxai clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[torch,demo,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/saliencykit demo --out $(OUT)
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+bench: install
+	$(PY) bench/inference.py
+	$(PY) bench/whitebox.py
+
+# openvino-xai 1.1 pins openvino 2024.4 and numpy 1.x: it lives in its own environment, used only by bench/.
+bench/.venv-oxai/bin/python:
+	$(PYTHON) -m venv bench/.venv-oxai
+	bench/.venv-oxai/bin/pip install --quiet openvino-xai==1.1.0 opencv-python-headless
+
+bench-oxai: bench/.venv-oxai/bin/python
+
+clean:
+	rm -rf $(VENV) bench/.venv-oxai $(OUT)
