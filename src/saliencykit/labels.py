@@ -40,9 +40,7 @@ def read_labels(path: str | Path) -> list[str]:
 def label_index(name: str, label_names: list[str] | None) -> int:
     """Index of a class name; an unknown name raises an error listing close matches."""
     if not label_names:
-        raise TargetError(
-            f"target '{name}' is a name but no label_names were given; pass label_names= or use indices."
-        )
+        raise TargetError(f"target '{name}' is a name but no label_names were given; pass label_names= or use indices.")
     try:
         return label_names.index(name)
     except ValueError:

@@ -83,9 +83,7 @@ def _read_model_file(path: Path) -> ov.Model:
 
 
 def _is_torch_module(obj: object) -> bool:
-    return any(
-        cls.__module__.startswith("torch.nn") and cls.__name__ == "Module" for cls in type(obj).__mro__
-    )
+    return any(cls.__module__.startswith("torch.nn") and cls.__name__ == "Module" for cls in type(obj).__mro__)
 
 
 def _convert_torch(module: Any, example_input: Any, input_shape: Sequence[int] | None) -> ov.Model:
@@ -148,9 +146,7 @@ def make_batch_dynamic(model: ov.Model, input_name: str | None = None) -> tuple[
         log.info("model batch could not be made dynamic; inferring one sample per request")
         model.reshape({port: shape})
         return model, False
-    if any(
-        o.get_partial_shape().rank.is_static and o.get_partial_shape()[0].is_static for o in model.outputs
-    ):
+    if any(o.get_partial_shape().rank.is_static and o.get_partial_shape()[0].is_static for o in model.outputs):
         model.reshape({port: shape})
         return model, False
     return model, True

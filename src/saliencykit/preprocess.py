@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 import cv2
 import numpy as np
@@ -80,11 +79,7 @@ class Preprocess:
         object.__setattr__(self, "channel_order", self.channel_order.upper())
         object.__setattr__(self, "layout", self.layout.upper())
         if self.size is not None:
-            size = (
-                (int(self.size), int(self.size))
-                if np.isscalar(self.size)
-                else tuple(int(s) for s in self.size)
-            )
+            size = (int(self.size), int(self.size)) if np.isscalar(self.size) else tuple(int(s) for s in self.size)
             if len(size) != 2 or min(size) < 1:
                 raise PreprocessError(f"Preprocess size={self.size!r}: give an int or (height, width).")
             object.__setattr__(self, "size", size)
@@ -98,9 +93,7 @@ class Preprocess:
     def hw(self) -> tuple[int, int]:
         """Target (height, width); raises if no size is known yet."""
         if self.size is None:
-            raise PreprocessError(
-                "Preprocess has no size: give size= or use a model with a fixed input size."
-            )
+            raise PreprocessError("Preprocess has no size: give size= or use a model with a fixed input size.")
         return self.size  # type: ignore[return-value]
 
     def for_model(self, model: ov.Model, input_name: str | None = None) -> Preprocess:
@@ -110,9 +103,7 @@ class Preprocess:
         shape = select_input(model, input_name).get_partial_shape()
         axes = (2, 3) if self.layout == "NCHW" else (1, 2)
         if shape.rank.is_static and shape.rank.get_length() == 4 and all(shape[a].is_static for a in axes):
-            return Preprocess(
-                **{**self._fields(), "size": (shape[axes[0]].get_length(), shape[axes[1]].get_length())}
-            )
+            return Preprocess(**{**self._fields(), "size": (shape[axes[0]].get_length(), shape[axes[1]].get_length())})
         raise PreprocessError(
             f"the model input has no fixed spatial size ({shape}); give Preprocess(size=(height, width))."
         )
@@ -159,9 +150,7 @@ class Preprocess:
         name = port.get_any_name() if port.get_names() else None
         ppp = PrePostProcessor(model)
         inp = ppp.input(name) if name else ppp.input()
-        inp.tensor().set_element_type(ov.Type.f32).set_layout(ov.Layout("NHWC")).set_color_format(
-            ColorFormat.RGB
-        )
+        inp.tensor().set_element_type(ov.Type.f32).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.RGB)
         inp.model().set_layout(ov.Layout(self.layout))
         steps = inp.preprocess()
         if self.channel_order == "BGR":
@@ -175,7 +164,7 @@ class Preprocess:
         return ppp.build()
 
 
-Postprocess = Union[str, Callable[[np.ndarray], np.ndarray]]
+Postprocess = str | Callable[[np.ndarray], np.ndarray]
 POSTPROCESS_NAMES = ("softmax", "sigmoid", "identity")
 _PASS_THROUGH = {"Reshape", "Squeeze", "Unsqueeze", "Convert", "Result", "Identity"}
 
@@ -193,9 +182,7 @@ def resolve_postprocess(model: ov.Model, postprocess: Postprocess, output: int =
     if callable(postprocess):
         return postprocess
     if postprocess not in POSTPROCESS_NAMES:
-        raise PreprocessError(
-            f"postprocess='{postprocess}': use one of {', '.join(POSTPROCESS_NAMES)} or a callable."
-        )
+        raise PreprocessError(f"postprocess='{postprocess}': use one of {', '.join(POSTPROCESS_NAMES)} or a callable.")
     if postprocess == "softmax" and ends_in_softmax(model, output):
         log.info("the model already ends in a softmax: its outputs are used as they are")
         return "identity"
