@@ -2,11 +2,15 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import demo, errors
+from . import demo, errors, methods, visualize
+from .explainer import Explainer
+from .explanation import Explanation
 from .images import check_image, read_image
 from .labels import imagenet_labels, read_labels
 from .model import ModelRunner, load_model
+from .pipeline import Pipeline
 from .preprocess import Preprocess
+from .xai import has_xai, insert_xai
 
 try:
     __version__ = version("saliencykit")
@@ -14,14 +18,21 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 __all__ = [
+    "Explainer",
+    "Explanation",
     "ModelRunner",
+    "Pipeline",
     "Preprocess",
     "__version__",
     "check_image",
     "demo",
     "errors",
+    "has_xai",
     "imagenet_labels",
+    "insert_xai",
     "load_model",
+    "methods",
     "read_image",
     "read_labels",
+    "visualize",
 ]

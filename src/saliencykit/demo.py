@@ -95,3 +95,22 @@ def boxes() -> dict[str, Any]:
     """Hand-drawn object boxes for the demo photos: name -> {"size_hw", "objects": [{"class", "name", "box"}]}."""
     text = resources.files("saliencykit").joinpath("data/demo_boxes.json").read_text(encoding="utf-8")
     return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+
+
+def explainer(**kwargs: Any):
+    """An :class:`~saliencykit.Explainer` for the demo model, with its preprocessing and labels ready.
+
+    Keyword arguments override the defaults (e.g. ``method="activation_map"``).
+    """
+    from .explainer import Explainer
+
+    options = {"preprocess": preprocess, "label_names": labels(), **kwargs}
+    return Explainer(model(), **options)
+
+
+def pipeline(**kwargs: Any):
+    """A :class:`~saliencykit.pipeline.Pipeline` (prediction only) for the demo model."""
+    from .pipeline import Pipeline
+
+    options = {"preprocess": preprocess, "label_names": labels(), **kwargs}
+    return Pipeline(model(), **options)

@@ -1,0 +1,187 @@
+"""The Explainer: chooses a method (white-box inside the graph, or black-box), runs it, returns Explanations."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import GraphError, MethodError
+from .explanation import Explanation
+from .images import check_image
+from .methods import RISE, BlackBoxMethod, WhiteBoxMethod
+from .methods.base import SALIENCY_OUTPUT
+from .pipeline import ModelSource, Pipeline
+from .preprocess import Postprocess, Preprocess
+from .targets import Targets, resolve_targets
+from .visualize import normalize
+from .xai import insert_whitebox
+
+log = logging.getLogger("saliencykit")
+
+MODES = ("auto", "whitebox", "blackbox")
+
+
+class Explainer:
+    """Explain a classifier's predictions with saliency maps.
+
+    >>> explainer = Explainer("model.xml", preprocess=Preprocess(size=224, mean=127.5, std=127.5))  # doctest: +SKIP
+    >>> explanation = explainer(image, targets=["Samoyed", 207])  # doctest: +SKIP
+
+    Args:
+        model: an IR/ONNX/TFLite path, an ``ov.Model``, a ``torch.nn.Module``, or a Python callable
+            ``predict(pixel_batch) -> scores`` (black-box only).
+        preprocess: a :class:`Preprocess` (embedded in the graph) or a callable ``image -> model input``.
+        postprocess: ``"softmax"``, ``"sigmoid"``, ``"identity"`` or a callable on the model's outputs.
+        mode: ``"auto"`` (white-box when the graph allows, else black-box), ``"whitebox"`` or ``"blackbox"``.
+        method: a method name (``"reciprocam"``, ``"vit_reciprocam"``, ``"activation_map"``, ``"rise"``) or object.
+        target_layer: node name for white-box methods (default: found automatically).
+        label_names: class names, so targets can be given by name and files are named by label.
+    """
+
+    def __init__(
+        self,
+        model: ModelSource | Callable[[np.ndarray], np.ndarray],
+        preprocess: Preprocess | Callable[[np.ndarray], np.ndarray] | None = None,
+        postprocess: Postprocess = "softmax",
+        mode: str = "auto",
+        method: str | WhiteBoxMethod | BlackBoxMethod | None = None,
+        target_layer: str | None = None,
+        device: str = "CPU",
+        label_names: Sequence[str] | None = None,
+        *,
+        input_name: str | None = None,
+        example_input: Any = None,
+        input_shape: Sequence[int] | None = None,
+        batch_size: int = 16,
+    ) -> None:
+        if mode not in MODES:
+            raise MethodError(f"mode='{mode}': use one of {', '.join(MODES)}.")
+        self.pipeline = Pipeline(
+            model, preprocess, postprocess, device, label_names, input_name, example_input, input_shape, batch_size
+        )
+        self.mode = mode
+        self.method, self.reason = self._choose(mode, method, target_layer)
+        self.method_description = f"{self.method.name} ({self.reason})"
+        self._runner = self.pipeline.compile(self._xai_graph) if self.whitebox else None
+        if self._runner is not None:
+            self._map_index = self._runner.output_names.index(SALIENCY_OUTPUT)
+
+    @property
+    def label_names(self) -> list[str] | None:
+        return self.pipeline.label_names
+
+    @property
+    def whitebox(self) -> bool:
+        """Whether the chosen method runs inside the graph."""
+        return isinstance(self.method, WhiteBoxMethod)
+
+    def _graph_postprocess(self) -> str:
+        post = self.pipeline.postprocess
+        return post if isinstance(post, str) else "identity"
+
+    def _choose(self, mode: str, method: Any, target_layer: str | None) -> tuple[Any, str]:
+        self._xai_graph = None
+        if isinstance(method, str) and method.lower() == "rise":
+            method = RISE()
+        if isinstance(method, BlackBoxMethod):
+            if mode == "whitebox":
+                raise MethodError(f"method '{method.name}' is black-box but mode='whitebox'.")
+            log.info("saliencykit: using %s (asked for)", method.name)
+            return method, "asked for"
+        if method is not None and not isinstance(method, (str, WhiteBoxMethod)):
+            raise MethodError(f"{method!r} is not an explanation method (it has neither insert() nor explain()).")
+        if method is not None and mode == "blackbox":
+            raise MethodError(f"method {getattr(method, 'name', method)!r} is white-box but mode='blackbox'.")
+        if mode == "blackbox":
+            return RISE(), "black-box mode"
+        if self.pipeline.ov_model is None:
+            if mode == "whitebox" or method is not None:
+                raise MethodError("white-box methods need a model graph; a Python callable is explained black-box.")
+            return RISE(), "the model is a Python callable"
+        try:
+            chosen, self._xai_graph, why = insert_whitebox(
+                self.pipeline.ov_model, method, target_layer, self._graph_postprocess()
+            )
+        except GraphError as exc:
+            if mode == "whitebox" or method is not None:
+                raise
+            log.warning(
+                "saliencykit: falling back to black-box RISE (slower: many inferences per image) because %s", exc
+            )
+            return RISE(), "no white-box method fits the graph"
+        log.info("saliencykit: using %s because %s", chosen.name, why)
+        return chosen, why
+
+    def __call__(
+        self, image: np.ndarray | Sequence[np.ndarray], targets: Targets = "top:1", keep_image: bool = True
+    ) -> Explanation | list[Explanation]:
+        """Explain one RGB uint8 image (or a list of them) for ``targets``.
+
+        ``targets``: an int, a label name, a list mixing both, ``"top:k"``, ``"all"`` or -1.
+        """
+        single = isinstance(image, np.ndarray) and image.ndim == 3
+        images = [image] if single else list(image)
+        for i, im in enumerate(images):
+            check_image(im, "image" if single else f"image {i}")
+        explain = self._explain_whitebox if self.whitebox else self._explain_blackbox
+        results: list[Explanation] = []
+        step = max(1, self.pipeline.batch_size) if self.pipeline.declarative else 1
+        for start in range(0, len(images), step):
+            results.extend(explain(images[start : start + step], targets, keep_image))
+        return results[0] if single else results
+
+    def _explanation(self, image, targets, maps, scores, keep_image, stats) -> Explanation:
+        return Explanation(
+            targets=targets,
+            maps=maps,
+            scores={t: float(scores[t]) for t in targets},
+            label_names=self.label_names,
+            method=self.method_description,
+            image_size=tuple(image.shape[:2]),
+            predictions=scores,
+            image=image if keep_image else None,
+            stats=stats,
+        )
+
+    def _explain_whitebox(self, images: list[np.ndarray], targets: Targets, keep_image: bool) -> list[Explanation]:
+        start = time.perf_counter()
+        pixels = np.stack([self.pipeline.pixels(im) for im in images])
+        outputs = self.pipeline.run(self._runner, pixels)
+        scores = self.pipeline.scores(outputs[0])
+        saliency = outputs[self._map_index]
+        elapsed = (time.perf_counter() - start) / len(images)
+        results = []
+        for i, image in enumerate(images):
+            chosen = resolve_targets(targets, scores[i], self.label_names)
+            maps = {t: saliency[i, 0 if self.method.class_agnostic else t].astype(np.float32) for t in chosen}
+            stats = {"model_calls": 1, "wall_time_s": elapsed, "whitebox": True}
+            results.append(self._explanation(image, chosen, maps, scores[i], keep_image, stats))
+        return results
+
+    def _explain_blackbox(self, images: list[np.ndarray], targets: Targets, keep_image: bool) -> list[Explanation]:
+        results = []
+        for image in images:
+            start = time.perf_counter()
+            calls = 0
+
+            def predict(batch: np.ndarray) -> np.ndarray:
+                nonlocal calls
+                calls += len(batch)
+                return self.pipeline.predict_pixels(batch)
+
+            pixels = self.pipeline.pixels(image)
+            scores = predict(pixels[None])[0]
+            chosen = resolve_targets(targets, scores, self.label_names)
+            raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill)
+            maps = {t: normalize(raw[k]) for k, t in enumerate(chosen)}
+            stats = {"model_calls": calls, "wall_time_s": time.perf_counter() - start, "whitebox": False}
+            results.append(self._explanation(image, chosen, maps, scores, keep_image, stats))
+        return results
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Class scores (N, C) for RGB uint8 images, without explaining."""
+        return self.pipeline.predict(images)
