@@ -17,7 +17,7 @@ from .images import IMAGE_SUFFIXES, read_image
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Explain what computer-vision models look at.")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 MODEL_HELP = "Model file (.xml, .onnx, .tflite), or 'demo' for the built-in ImageNet demo model."
 

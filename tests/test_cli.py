@@ -1,0 +1,46 @@
+"""The command line, run as a user runs it: a real subprocess of the installed `saliencykit` command."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import saliencykit as sk
+
+EXE = shutil.which("saliencykit") or str(Path(sys.executable).parent / "saliencykit")
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"saliencykit {sk.__version__}"
+
+
+def test_predict_prints_the_top_classes_with_names(photo_files, demo_pipeline):
+    result = run("predict", "demo", photo_files["chelsea"], photo_files["coffee"], "--top-k", "3")
+    assert result.returncode == 0, result.stderr
+    assert "Egyptian cat" in result.stdout and "espresso" in result.stdout
+    expected = demo_pipeline.predict([sk.read_image(photo_files["chelsea"])])[0]
+    assert f"{expected[285]:.4f}" in result.stdout
+
+
+def test_predict_reports_bad_images_and_fails(tmp_path, photo_files):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    result = run("predict", "demo", photo_files["chelsea"], str(bad))
+    assert result.returncode == 1
+    assert "broken.jpg" in result.stderr and "not a readable image" in result.stderr
+    assert "Egyptian cat" in result.stdout
+
+
+def test_predict_with_a_missing_model_is_a_clear_error(tmp_path, photo_files):
+    result = run("predict", str(tmp_path / "nope.xml"), photo_files["chelsea"])
+    assert result.returncode == 2
+    assert "no such model file" in result.stderr and "Traceback" not in result.stderr
