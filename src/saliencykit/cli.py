@@ -249,6 +249,10 @@ def demo(
     out.print(f"overlays written to {out_dir.resolve()}")
 
 
+# Commands that live beside their feature register themselves on `app` here (one line each).
+# --- command registrations ---
+
+
 def main() -> None:
     """Entry point of the ``saliencykit`` command."""
     try:

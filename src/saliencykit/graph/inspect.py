@@ -264,7 +264,6 @@ def _frontier(logits: ov.Output) -> list[tuple[ov.Output, ov.Node]]:
     """Spatial feature maps met first when walking back from the logits, with the node that consumes each."""
     found: list[tuple[ov.Output, ov.Node]] = []
     seen_nodes = {node_id(logits.get_node())}
-    seen_outputs: set[tuple[int, int]] = set()
     memo: dict = {}
     stack = [logits.get_node()]
     if is_spatial(logits):
@@ -272,14 +271,10 @@ def _frontier(logits: ov.Output) -> list[tuple[ov.Output, ov.Node]]:
     while stack:
         node = stack.pop()
         for value in node.input_values():
-            k = key(value)
-            if k in seen_outputs:
-                continue
-            seen_outputs.add(k)
             source = value.get_node()
             if source.get_type_name() == "Parameter" or is_constant_like(value, memo):
                 continue
-            if is_spatial(value):
+            if is_spatial(value):  # recorded once per consumer: a ShapeOf may meet the map before the pooling
                 if node.get_type_name() != "ShapeOf":
                     found.append((value, node))
                 continue
