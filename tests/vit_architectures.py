@@ -218,6 +218,7 @@ def reference_vit_reciprocam(
     block_index: int = -1,
     use_gaussian: bool = False,
     postprocess: str = "softmax",
+    normalise: bool = True,
 ) -> np.ndarray:
     """ViT-ReciproCAM by brute force: (N, num_classes, 14, 14), min-max normalised per class per image.
 
@@ -248,6 +249,9 @@ def reference_vit_reciprocam(
                 logits = logits.sigmoid()
             scores.append(logits)
         maps = torch.stack(scores, 1).reshape(-1, GRID, GRID).numpy()  # (C, 14, 14)
+        if not normalise:
+            out.append(maps)
+            continue
         low = maps.min(axis=(1, 2), keepdims=True)
         high = maps.max(axis=(1, 2), keepdims=True)
         out.append((maps - low) / np.maximum(high - low, 1e-12))

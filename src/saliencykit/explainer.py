@@ -117,12 +117,19 @@ class Explainer:
         return chosen, why
 
     def __call__(
-        self, image: np.ndarray | Sequence[np.ndarray], targets: Targets = "top:1", keep_image: bool = True
+        self,
+        image: np.ndarray | Sequence[np.ndarray],
+        targets: Targets = "top:1",
+        keep_image: bool = True,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Explanation | list[Explanation]:
         """Explain one RGB uint8 image (or a list of them) for ``targets``.
 
         ``targets``: an int, a label name, a list mixing both, ``"top:k"``, ``"all"`` or -1.
+        ``progress(done, total)`` is called as black-box methods advance (model inputs done / planned), so a
+        long explanation can show a progress bar; Ctrl-C stops it and returns nothing half-made.
         """
+        self._progress = progress
         single = isinstance(image, np.ndarray) and image.ndim == 3
         images = [image] if single else list(image)
         for i, im in enumerate(images):
@@ -176,7 +183,7 @@ class Explainer:
             pixels = self.pipeline.pixels(image)
             scores = predict(pixels[None])[0]
             chosen = resolve_targets(targets, scores, self.label_names)
-            raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill)
+            raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill, progress=self._progress)
             maps = {t: normalize(raw[k]) for k, t in enumerate(chosen)}
             stats = {"model_calls": calls, "wall_time_s": time.perf_counter() - start, "whitebox": False}
             results.append(self._explanation(image, chosen, maps, scores, keep_image, stats))
