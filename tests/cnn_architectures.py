@@ -7,12 +7,16 @@ Two families stand in for timm's ``resnet18`` and ``mobilenetv3_large_100`` (tim
   BN + hardswish after the last block, global pooling, then a head *after* pooling (Linear -> hardswish ->
   Linear) like ``mobilenetv3_large_100``.
 
-They are small (64 x 64 inputs, 8 x 8 final feature maps) so that tests stay fast. BatchNorm statistics and
-affine parameters are randomised too, so that folding them into the graph is actually exercised.
+They are small (64 x 64 inputs, 8 x 8 final feature maps) so that tests stay fast. Weights are variance
+preserving and BatchNorm statistics random, so that mosaic predictions differ well above float32 rounding and
+BatchNorm folding is exercised. :func:`converted` caches ``openvino.convert_model`` results for the test session
+(a conversion takes seconds); :func:`to_ir` and :func:`to_onnx` write files with a dynamic or static batch.
 """
 
 from __future__ import annotations
 
+import warnings
+from functools import cache
 from pathlib import Path
 
 import openvino as ov
@@ -23,9 +27,17 @@ INPUT_SIZE = 64
 NUM_CLASSES = 10
 
 
-def _randomise_batchnorm(module: nn.Module, generator: torch.Generator) -> None:
+def _randomise(module: nn.Module, generator: torch.Generator) -> None:
+    """Variance-preserving weights (so that mosaic predictions differ well above float32 noise) and random
+    BatchNorm statistics."""
     for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            fan_in = m.weight[0].numel()
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=generator))
+        elif isinstance(m, nn.BatchNorm2d):
             n = m.num_features
             with torch.no_grad():
                 m.weight.copy_(0.5 + torch.rand(n, generator=generator))
@@ -35,11 +47,10 @@ def _randomise_batchnorm(module: nn.Module, generator: torch.Generator) -> None:
 
 
 def _seeded(build, seed: int) -> nn.Module:
-    """Build a module with torch's global RNG forked (tests never change global randomness)."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    """Build a module and set all its weights from a seeded generator (global randomness is not touched)."""
+    with torch.random.fork_rng():  # default initialisation draws from the global RNG: restore it afterwards
         module = build()
-    _randomise_batchnorm(module, torch.Generator().manual_seed(seed + 1))
+    _randomise(module, torch.Generator().manual_seed(seed))
     return module.eval()
 
 
@@ -91,7 +102,9 @@ class TinyResNet(nn.Module):
         return self.fc(x)
 
 
-def resnet(seed: int = 0, num_classes: int = NUM_CLASSES, pool: str = "adaptive", flatten: str = "flatten") -> TinyResNet:
+def resnet(
+    seed: int = 0, num_classes: int = NUM_CLASSES, pool: str = "adaptive", flatten: str = "flatten"
+) -> TinyResNet:
     """A tiny ResNet with seeded random weights.
 
     ``pool`` is ``"adaptive"`` (``AdaptiveAvgPool2d(1)``) or ``"mean"`` (``x.mean((2, 3))``); ``flatten`` is
@@ -214,10 +227,11 @@ def to_ov(module: nn.Module, dynamic_batch: bool = True) -> ov.Model:
         )
 
 
-def to_ir(module: nn.Module, path: str | Path, dynamic_batch: bool = True) -> Path:
-    """Export to an OpenVINO IR ``.xml`` (+ ``.bin``) at ``path``; returns the ``.xml`` path."""
+def to_ir(module: nn.Module | ov.Model, path: str | Path, dynamic_batch: bool = True) -> Path:
+    """Export to an OpenVINO IR ``.xml`` (+ ``.bin``, f32 weights) at ``path``; returns the ``.xml`` path."""
     path = Path(path).with_suffix(".xml")
-    ov.save_model(to_ov(module, dynamic_batch), str(path), compress_to_fp16=False)
+    model = module if isinstance(module, ov.Model) else to_ov(module, dynamic_batch)
+    ov.save_model(model, str(path), compress_to_fp16=False)
     return path
 
 
@@ -225,7 +239,8 @@ def to_onnx(module: nn.Module, path: str | Path, dynamic_batch: bool = True, ops
     """Export to ONNX with the TorchScript exporter (``dynamo=False``); batch dynamic or fixed to 1."""
     path = Path(path).with_suffix(".onnx")
     axes = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is deprecated, on purpose
         torch.onnx.export(
             module,
             (torch.zeros(input_shape(module)),),
@@ -237,3 +252,27 @@ def to_onnx(module: nn.Module, path: str | Path, dynamic_batch: bool = True, ops
             dynamo=False,
         )
     return path
+
+
+_FAMILIES = {"resnet": resnet, "mobilenetv3": mobilenetv3}
+_WRAPPERS = {None: None, "nhwc": NHWCInput, "softmax": WithSoftmax}
+
+
+def build(family: str, wrapper: str | None = None, seed: int = 0, **options) -> nn.Module:
+    """``family`` (``"resnet"`` / ``"mobilenetv3"``) with ``options``, optionally wrapped (``"nhwc"`` input or
+    ending in a ``"softmax"``)."""
+    net = _FAMILIES[family](seed=seed, **options)
+    wrap = _WRAPPERS[wrapper]
+    return net if wrap is None else wrap(net)
+
+
+@cache
+def _converted(family: str, wrapper: str | None, dynamic_batch: bool, seed: int, options: tuple) -> ov.Model:
+    return to_ov(build(family, wrapper, seed, **dict(options)), dynamic_batch)
+
+
+def converted(
+    family: str, wrapper: str | None = None, dynamic_batch: bool = True, seed: int = 0, **options
+) -> ov.Model:
+    """:func:`to_ov` of :func:`build`, cached for the test session (conversion takes seconds); a fresh clone."""
+    return _converted(family, wrapper, dynamic_batch, seed, tuple(sorted(options.items()))).clone()

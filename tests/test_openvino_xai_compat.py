@@ -53,7 +53,7 @@ def test_notebook_workflow_end_to_end(tmp_path, photo_files):
             name = f"{stem}_gt_{label_names[gt]}_{scores[gt]:.2f}_pr_{label_names[idx]}_{scores[idx]:.2f}.jpg"
             assert cv2.imwrite(str(out / name), explanation.saliency_map[idx])
             written.append(name)
-    assert any(n.startswith("chelsea_gt_Egyptian cat_0.7") and "_pr_Egyptian cat_" in n for n in written)
+    assert any(n.startswith("chelsea_gt_Egyptian cat_0.") and "_pr_Egyptian cat_" in n for n in written)
     assert any(n.startswith("rocket_gt_") and "_pr_drilling platform_" in n for n in written)  # a confident mistake
     assert all(cv2.imread(str(out / n)) is not None for n in written)
 

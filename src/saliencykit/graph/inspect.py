@@ -1,7 +1,8 @@
 """Reading OpenVINO graphs: the logits, global pooling, the target feature map, and subgraphs between them.
 
-Nothing here edits a model. The white-box methods (:mod:`saliencykit.graph.reciprocam`,
-:mod:`saliencykit.graph.activation_map`) use these helpers on a clone of the user's model.
+The reading helpers never edit a model. The white-box methods (:mod:`saliencykit.graph.reciprocam`,
+:mod:`saliencykit.graph.activation_map`) use them on a clone of the user's model, together with the few shared
+editing helpers at the end of this module (min-max scaling, adding a named output).
 
 Vocabulary used throughout:
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import openvino as ov
+import openvino.opset13 as ops
 from openvino.passes import ConstantFolding, Manager
 
 from ..errors import GraphError
@@ -30,9 +32,6 @@ try:  # partial value propagation: evaluates shape subgraphs such as ONNX Global
     from openvino.experimental import evaluate_both_bounds
 except ImportError:  # pragma: no cover - older OpenVINO
     evaluate_both_bounds = None
-
-#: Operations that only move data around or change its type, without changing values.
-SHAPE_ONLY = {"Reshape", "Squeeze", "Unsqueeze", "Convert", "Identity", "Flatten"}
 
 _REDUCE_KIND = {"ReduceMean": "mean", "ReduceMax": "max", "ReduceSum": "sum"}
 _POOL_KIND = {"AvgPool": "mean", "AdaptiveAvgPool": "mean", "MaxPool": "max", "AdaptiveMaxPool": "max"}
@@ -444,3 +443,68 @@ def subgraph(model: ov.Model, start: ov.Output, end: ov.Output) -> list[ov.Node]
     """Nodes that depend on ``start`` and that ``end`` depends on, in topological order (``end`` included)."""
     inside = descendants([start]) & ancestors(end.get_node())
     return [n for n in model.get_ordered_ops() if node_id(n) in inside]
+
+
+# ------------------------------------------------------------------------------ shared by the insertions
+
+
+def has_output(model: ov.Model, name: str) -> bool:
+    """Whether one of the model's outputs carries the tensor name ``name``."""
+    return any(name in out.get_names() for out in model.outputs)
+
+
+def check_output_name(model: ov.Model, name: str) -> None:
+    """Raise :class:`GraphError` when ``name`` is empty or already names a model output."""
+    if not isinstance(name, str) or not name:
+        raise GraphError(f"output_name={name!r}: give a non-empty string.")
+    if has_output(model, name):
+        raise GraphError(
+            f"the model already has an output named '{name}' (was a saliency map inserted already?); pass "
+            "another output_name= or insert into the original model."
+        )
+
+
+def to_nchw(value: ov.Output, layout: str) -> ov.Output:
+    """``value`` in NCHW order (a Transpose for NHWC maps)."""
+    if layout == "NCHW":
+        return value
+    return ops.transpose(value, ops.constant(np.array([0, 3, 1, 2], np.int64))).output(0)
+
+
+def minmax_per_map(maps: ov.Output) -> ov.Output:
+    """Scale every ``maps[n, t]`` (N, T, h, w) to [0, 1]; constant maps become 0. Output is float32."""
+    axes = ops.constant(np.array([2, 3], np.int64))
+    low = ops.reduce_min(maps, axes, keep_dims=True)
+    high = ops.reduce_max(maps, axes, keep_dims=True)
+    span = ops.subtract(high, low)
+    dtype = maps.get_element_type()
+    one = ops.constant(np.array(1, dtype.to_dtype()))
+    zero = ops.constant(np.array(0, dtype.to_dtype()))
+    safe = ops.select(ops.greater(span, zero), span, one)
+    out = ops.divide(ops.subtract(maps, low), safe).output(0)
+    if dtype != ov.Type.f32:
+        out = ops.convert(out, "f32").output(0)
+    return out
+
+
+def add_named_output(model: ov.Model, value: ov.Output, name: str) -> None:
+    """Append a Result reading ``value`` to ``model`` with the tensor name ``name`` and re-infer shapes."""
+    value.get_node().set_friendly_name(name)
+    value.get_tensor().set_names({name})
+    result = ops.result(value)
+    result.set_friendly_name(f"{name}/sink_port_0")
+    model.add_results([result])
+    model.validate_nodes_and_infer_types()
+
+
+def xai_info(model: ov.Model, output_name: str = "saliency_map") -> dict[str, str]:
+    """What saliencykit recorded about the saliency output ``output_name`` (method, path, target_layer...).
+
+    Stored in the model's runtime info, so it survives ``openvino.save_model``; empty when there is none.
+    """
+    info = {}
+    for field in ("method", "path", "kernel", "target_layer", "postprocess"):
+        path = ["saliencykit", "xai", output_name, field]
+        if model.has_rt_info(path):
+            info[field] = model.get_rt_info(path).astype(str)
+    return info
