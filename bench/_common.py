@@ -27,6 +27,28 @@ def median_seconds(fn: Callable[[], object], repeat: int = 20, warmup: int = 2) 
     return float(np.median(times))
 
 
+def paired_seconds(
+    first: Callable[[], object], second: Callable[[], object], repeat: int = 20, warmup: int = 2
+) -> tuple[float, float, float]:
+    """Time ``first`` and ``second`` alternately; return their medians and the median of per-pair ratios.
+
+    Alternating keeps both under the same machine load, so the ratio stays meaningful on a busy machine.
+    """
+    for _ in range(warmup):
+        first()
+        second()
+    a, b = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        first()
+        middle = time.perf_counter()
+        second()
+        a.append(middle - start)
+        b.append(time.perf_counter() - middle)
+    ratios = np.asarray(b) / np.asarray(a)
+    return float(np.median(a)), float(np.median(b)), float(np.median(ratios))
+
+
 def run_oxai(script: str, *args: str) -> dict | None:
     """Run a companion script in openvino-xai's side environment; its last stdout line is JSON."""
     if not OXAI_PYTHON.exists():

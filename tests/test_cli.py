@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import saliencykit as sk
 
 EXE = shutil.which("saliencykit") or str(Path(sys.executable).parent / "saliencykit")
@@ -44,3 +42,18 @@ def test_predict_with_a_missing_model_is_a_clear_error(tmp_path, photo_files):
     result = run("predict", str(tmp_path / "nope.xml"), photo_files["chelsea"])
     assert result.returncode == 2
     assert "no such model file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_explain_writes_overlays_named_by_label_and_score(tmp_path, photo_files, demo_explainer):
+    out = tmp_path / "maps"
+    result = run(
+        "explain", "demo", photo_files["chelsea"], photo_files["coffee"], "--targets", "top:2", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "reciprocam" in result.stderr
+    expected = set()
+    for name in ("chelsea", "coffee"):
+        explanation = demo_explainer(sk.read_image(photo_files[name]), targets="top:2")
+        expected |= {p.name for p in [out / explanation.file_name(t, f"{name}_", "_") for t in explanation.targets]}
+    assert {p.name for p in out.iterdir()} == expected
+    assert "chelsea_Egyptian_cat_0.7" in " ".join(sorted(expected)) or "chelsea_Egyptian_cat_0.8" in " ".join(expected)

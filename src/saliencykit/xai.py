@@ -8,8 +8,8 @@ from pathlib import Path
 import openvino as ov
 
 from .errors import GraphError, MethodError
+from .graph import has_xai
 from .methods import ReciproCAM, ViTReciproCAM, WhiteBoxMethod, get_method
-from .methods.base import SALIENCY_OUTPUT
 from .model import load_model
 from .preprocess import resolve_postprocess
 
@@ -53,7 +53,8 @@ def insert_xai(
 ) -> ov.Model:
     """A copy of ``model`` with a ``saliency_map`` output (N, classes, h, w) beside its untouched outputs.
 
-    Save it with ``openvino.save_model``: every inference of the deployed model then returns maps too.
+    Save it with ``openvino.save_model`` (``compress_to_fp16=False`` keeps the weights exact): every inference
+    of the deployed model then returns maps too. The maps are float32 in [0, 1], per image and class.
     """
     graph = load_model(model)
     postprocess = resolve_postprocess(graph, postprocess)
@@ -62,6 +63,4 @@ def insert_xai(
     return xai_graph
 
 
-def has_xai(model: ov.Model, output_name: str = SALIENCY_OUTPUT) -> bool:
-    """Whether ``model`` already has a saliency-map output."""
-    return any(output_name in out.get_names() for out in model.outputs)
+__all__ = ["has_xai", "insert_whitebox", "insert_xai"]

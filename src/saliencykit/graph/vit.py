@@ -43,7 +43,7 @@ import openvino as ov
 import openvino.opset13 as ops
 
 from ..errors import GraphError, MethodError
-from ..preprocess import POSTPROCESS_NAMES, resolve_postprocess
+from ..preprocess import POSTPROCESS_NAMES, postprocess_node, resolve_postprocess
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ class ViTTarget:
 
     Attributes:
         norm_name: friendly name of the node that outputs the block's first LayerNorm (``target_layer=``).
-        block: index of the block among the detected blocks (0 = first).
+        block: index of the block among the detected blocks (0 = first); -1 when ``target_layer`` named another
+            pre-norm residual branch (e.g. a block's second norm, before its MLP).
         num_blocks: number of transformer blocks detected.
         num_tokens: tokens per image at the block's input (``T``).
         num_prefix: leading tokens that are not patches (class, distillation or register tokens).
@@ -162,10 +163,28 @@ def _all_consumers(node: ov.Node) -> list:
     return [c for out in node.outputs() for c in _consumers(out)]
 
 
-def _constant_values(output: ov.Output) -> np.ndarray | None:
+def _constant_values(output: ov.Output, depth: int = 6) -> np.ndarray | None:
+    """The value of a small constant subgraph (Constant, Convert, Range, Squeeze/Unsqueeze/Reshape), else None.
+
+    The ONNX reader, for one, gives ``MVN`` its axes as a ``Range`` of constants.
+    """
     node = output.get_node()
-    if node.get_type_name() == "Constant":
+    kind = node.get_type_name()
+    if kind == "Constant":
         return np.asarray(node.get_data())
+    if depth == 0:
+        return None
+    values = [_constant_values(node.input_value(i), depth - 1) for i in range(node.get_input_size())]
+    if any(v is None for v in values):
+        return None
+    if kind == "Range" and len(values) == 3:
+        start, stop, step = (v.reshape(-1)[0] for v in values)
+        return np.arange(start, stop, step)
+    if kind == "Convert":
+        return values[0].astype(node.get_output_element_type(0).to_dtype())
+    if kind in ("Squeeze", "Unsqueeze", "Reshape"):
+        shape = node.get_output_partial_shape(0)
+        return values[0].reshape(shape.to_shape()) if shape.is_static else None
     return None
 
 
@@ -368,7 +387,9 @@ def _select(
         )
     count = len(attention_blocks)
     if not -count <= block_index < count:
-        raise GraphError(f"block_index={block_index}: the model has {count} transformer blocks (use -{count}..{count - 1}).")
+        raise GraphError(
+            f"block_index={block_index}: the model has {count} transformer blocks (use -{count}..{count - 1})."
+        )
     position = block_index % count
     block = attention_blocks[position]
     return graph, block.norm, position, count, _token_layout(graph, block.norm.x)
@@ -380,8 +401,8 @@ def _by_name(graph: _Graph, norms: list[_Norm], blocks: list[_Block], name: str)
         if name in _norm_node_names(norm):
             if norm not in usable:
                 raise GraphError(
-                    f"target_layer='{name}' is a LayerNorm without a residual Add around it (e.g. the final norm); "
-                    f"name the first norm of a transformer block: {', '.join(b.norm.name for b in blocks) or 'none'}."
+                    f"target_layer='{name}' is a LayerNorm without a residual Add around it (e.g. the final norm). "
+                    + _listing(graph, blocks)
                 )
             return usable[norm]
     # openvino-xai names the residual Add between blocks: take the block that starts there
@@ -390,8 +411,14 @@ def _by_name(graph: _Graph, norms: list[_Norm], blocks: list[_Block], name: str)
             return block
     known = [n for n in graph.ops if n.get_friendly_name() == name]
     what = f"a {known[0].get_type_name()} node, not part of a LayerNorm" if known else "not a node of this model"
-    listed = ", ".join(b.norm.name for b in blocks) or "none found"
-    raise GraphError(f"target_layer='{name}' is {what}. Transformer block norms: {listed}.")
+    raise GraphError(f"target_layer='{name}' is {what}. {_listing(graph, blocks)}")
+
+
+def _listing(graph: _Graph, blocks: list[_Block]) -> str:
+    first = [b.norm.name for b in sorted(blocks, key=lambda b: graph.index[b.norm.y.get_node()]) if b.attention]
+    other = [b.norm.name for b in blocks if not b.attention]
+    text = f"First norms of the transformer blocks: {', '.join(first) or 'none found'}"
+    return text + (f"; other pre-norm residual branches: {', '.join(other)}." if other else ".")
 
 
 def list_vit_blocks(model: ov.Model) -> list[str]:
@@ -483,7 +510,14 @@ def _add_output(model: ov.Model, node: ov.Output, output_name: str) -> ov.Model:
     result = ops.result(node, name=output_name)
     result.set_friendly_name(output_name)
     model.add_results([result])
-    model.validate_nodes_and_infer_types()
+    try:
+        model.validate_nodes_and_infer_types()
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise GraphError(
+            f"the saliency branch does not fit the model's shapes ({first}); a layer after the target block "
+            "probably fixes the batch size. Export the model with a dynamic batch, or use a black-box method."
+        ) from None
     return model
 
 
@@ -548,27 +582,19 @@ def insert_vit_reciprocam(
     mosaic_x = _mosaic(norm.x, masks, tokens, dim, f"{output_name}/vit/mosaic_input")
     mosaic_y = _mosaic(norm.y, masks, tokens, dim, f"{output_name}/vit/mosaic_norm")
 
-    scores = _rest_of_network(result, graph, branch, norm, mosaic_x, mosaic_y, output_name)
-    scores = _postprocess(scores, postprocess)
+    scores = _rest_of_network(result, graph, branch, norm, mosaic_x, mosaic_y, len(masks), output_name)
+    scores = postprocess_node(scores, postprocess)
     h, w = grid
     shape = ops.concat(
         [ops.constant(np.array([-1, h * w], np.int64)), ops.gather(ops.shape_of(scores), [1], 0)], 0
     )  # (N * h * w, C) -> (N, h * w, C)
-    per_image = ops.reshape(scores, shape, False)
+    per_image = ops.reshape(scores, shape, False, name=f"{output_name}/vit/scores")
     per_class = ops.transpose(per_image, ops.constant(np.array([0, 2, 1], np.int64)))
-    maps = ops.reshape(per_class, ops.constant(np.array([0, 0, h, w], np.int64)), True)
+    maps = ops.reshape(per_class, ops.constant(np.array([0, 0, h, w], np.int64)), True, name=f"{output_name}/vit/maps")
     if maps.get_output_element_type(0) != ov.Type.f32:
         maps = ops.convert(maps, ov.Type.f32)
     out = _minmax(maps.output(0), [2, 3], f"{output_name}/vit/normalise")
     return _add_output(result, out, output_name)
-
-
-def _postprocess(scores: ov.Output, postprocess: str) -> ov.Output:
-    if postprocess == "softmax":
-        return ops.softmax(scores, -1).output(0)
-    if postprocess == "sigmoid":
-        return ops.sigmoid(scores).output(0)
-    return scores
 
 
 def _rest_of_network(
@@ -578,6 +604,7 @@ def _rest_of_network(
     norm: _Norm,
     mosaic_x: ov.Output,
     mosaic_y: ov.Output,
+    mosaic_count: int,
     output_name: str,
 ) -> ov.Output:
     """Feed the mosaics to the clone ``branch`` at the target block and return its logits (N * K, C)."""
@@ -618,13 +645,29 @@ def _rest_of_network(
     for node in sorted(fed, key=lambda n: copy.index[n]):
         if node.get_type_name() == "Reshape" and node in original_out:
             _fold_mosaics_into_batch(node, original_in[node], original_out[node])
-        node.validate_and_infer_types()
+        try:
+            node.validate_and_infer_types()
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise GraphError(
+                f"'{node.get_friendly_name()}' ({node.get_type_name()}) after the target block cannot take the "
+                f"{mosaic_count} mosaics per image as a batch ({first}). Export the model with a dynamic batch, "
+                "or use a black-box method."
+            ) from None
         # weights and other constant inputs: use the model's own, so that they are stored once
         for i in range(node.get_input_size()):
             source = node.input_value(i)
             if source.get_node() in twin and copy.is_constant(source):
                 node.input(i).replace_source_output(twin[source.get_node()].output(source.get_index()))
 
+    rows = logits_branch.get_partial_shape()[0]
+    batch = _logits(result).get_partial_shape()[0]
+    if rows.is_static and batch.is_static and rows.get_length() != batch.get_length() * mosaic_count:
+        raise GraphError(
+            f"after folding the {mosaic_count} mosaics into the batch the scores have {rows.get_length()} rows "
+            f"instead of {batch.get_length() * mosaic_count}: a layer after the target block fixes the batch size "
+            "in a way saliencykit cannot rewrite. Export the model with a dynamic batch, or use a black-box method."
+        )
     rest = _upstream(logits_branch.get_node(), stop=mosaics)
     leaks = sorted(
         (n for n in rest if n not in fed and copy.variable.get(n, False)), key=lambda n: copy.index.get(n, 0)
@@ -706,7 +749,7 @@ def insert_vit_activation_map(
         ops.constant(np.array([1], np.int64)),
         ops.constant(np.array([1], np.int64)),
     )
-    mean = ops.reduce_mean(patches, ops.constant(np.array([2], np.int64)), False)
-    maps = ops.reshape(mean, ops.constant(np.array([-1, 1, h, w], np.int64)), False)
+    mean = ops.reduce_mean(patches, ops.constant(np.array([2], np.int64)), False, name=f"{output_name}/vit/mean")
+    maps = ops.reshape(mean, ops.constant(np.array([-1, 1, h, w], np.int64)), False, name=f"{output_name}/vit/maps")
     out = _minmax(maps.output(0), [1, 2, 3], f"{output_name}/vit/normalise")
     return _add_output(result, out, output_name)

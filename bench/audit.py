@@ -1,0 +1,101 @@
+"""Audit throughput vs plain batched inference on the same images, side by side in one run.
+
+The images are the demo's labelled set (variants of the demo photos) copied up to --images files. "plain" reads
+every file and predicts in batches of --batch-size, one after the other: the least a classifier needs to
+look at a dataset. "audit" is `saliencykit.audit` with its defaults (white-box ReciproCAM, an overlay JPEG per
+class above 0.1 and for missed ground truths, raw .npz maps, SQLite store, report), on a fresh output folder.
+Both get a ready, compiled model, so the ratio compares the work per image. The configurations run in
+interleaved rounds; best and median are printed (the median is what a busy machine gives).
+Usage: python bench/audit.py [--images 100] [--batch-size 16] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import row
+
+import saliencykit as sk
+from saliencykit.audit import audit, demo_dataset, load_image
+
+
+def make_dataset(folder: Path, count: int) -> list[Path]:
+    demo_dataset(folder)
+    photos = sorted(folder.rglob("*.jpg"))
+    n = 0
+    while len(list(folder.rglob("*.jpg"))) < count:
+        for photo in photos:
+            if len(list(folder.rglob("*.jpg"))) >= count:
+                break
+            shutil.copy(photo, photo.with_name(f"{photo.stem}_copy{n}.jpg"))
+        n += 1
+    return sorted(folder.rglob("*.jpg"))
+
+
+def plain(pipeline, paths: list[Path], batch_size: int) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(paths), batch_size):
+        pipeline.predict([load_image(p)[0] for p in paths[i : i + batch_size]])
+    return time.perf_counter() - start
+
+
+def audited(explainer, data: Path, out: Path, batch_size: int, max_side: int) -> float:
+    start = time.perf_counter()
+    result = audit(explainer, data, out, batch_size=batch_size, max_side=max_side, fresh=True)
+    seconds = time.perf_counter() - start
+    assert result.exit_code == 0 and result.processed == result.summary["totals"]["items"]
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        paths = make_dataset(data, args.images)
+        pipeline = sk.demo.pipeline(batch_size=args.batch_size)
+        explainer = sk.demo.explainer(batch_size=args.batch_size)
+        pipeline.predict([load_image(paths[0])[0]])  # compile before timing
+        audited(explainer, data, Path(tmp) / "warmup", args.batch_size, 512)
+        configurations = {"plain": None, "audit": 512, "audit, full-size overlays": 0}
+        seconds: dict[str, list[float]] = {name: [] for name in configurations}
+        for _ in range(args.rounds):  # interleaved rounds: every configuration sees the same machine state
+            for name, max_side in configurations.items():
+                if max_side is None:
+                    seconds[name].append(plain(pipeline, paths, args.batch_size))
+                else:
+                    seconds[name].append(audited(explainer, data, Path(tmp) / "out", args.batch_size, max_side))
+        n = len(paths)
+        print(
+            f"{n} images ({len(set(p.stem.split('_copy')[0] for p in paths))} distinct photos 300-741 px), "
+            f"batch {args.batch_size}, {args.rounds} interleaved rounds"
+        )
+        row("", "best img/s", "median img/s", "÷ plain (best)", "÷ plain (median)")
+        best = {name: n / min(s) for name, s in seconds.items()}
+        median = {name: n / float(np.median(s)) for name, s in seconds.items()}
+        labels = {
+            "plain": "plain batched inference (read + predict)",
+            "audit": f"audit ({explainer.method.name}, --max-side 512)",
+            "audit, full-size overlays": "audit, full-size overlays (--max-side 0)",
+        }
+        for name in configurations:
+            row(
+                labels[name],
+                f"{best[name]:.1f}",
+                f"{median[name]:.1f}",
+                f"{best[name] / best['plain']:.2f}",
+                f"{median[name] / median['plain']:.2f}",
+            )
+        print("target: audit ÷ plain >= 0.8")
+
+
+if __name__ == "__main__":
+    main()
