@@ -7,6 +7,7 @@ class above 0.1 and for missed ground truths, raw .npz maps, SQLite store, repor
 Both get a ready, compiled model, so the ratio compares the work per image. The configurations run in
 interleaved rounds; best and median are printed (the median is what a busy machine gives).
 Usage: python bench/audit.py [--images 100] [--batch-size 16] [--rounds 5]
+       python bench/audit.py --memory 10000   (resident memory along one long audit)
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ from saliencykit.audit import audit, demo_dataset, load_image
 def make_dataset(folder: Path, count: int) -> list[Path]:
     demo_dataset(folder)
     photos = sorted(folder.rglob("*.jpg"))
+    paths = list(photos)
     n = 0
-    while len(list(folder.rglob("*.jpg"))) < count:
-        for photo in photos:
-            if len(list(folder.rglob("*.jpg"))) >= count:
-                break
-            shutil.copy(photo, photo.with_name(f"{photo.stem}_copy{n}.jpg"))
+    while len(paths) < count:
+        for photo in photos[: count - len(paths)]:
+            copy = photo.with_name(f"{photo.stem}_copy{n}.jpg")
+            shutil.copy(photo, copy)
+            paths.append(copy)
         n += 1
-    return sorted(folder.rglob("*.jpg"))
+    return sorted(paths)
 
 
 def plain(pipeline, paths: list[Path], batch_size: int) -> float:
@@ -52,12 +54,46 @@ def audited(explainer, data: Path, out: Path, batch_size: int, max_side: int) ->
     return seconds
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory(count: int, batch_size: int) -> None:
+    """Resident memory along one audit of ``count`` images: it should stay flat (images are streamed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        make_dataset(data, count)
+        explainer = sk.demo.explainer(batch_size=batch_size)
+        marks = {int(count * f) for f in (0.05, 0.25, 0.5, 0.75, 1.0)}
+        samples: list[tuple[int, float]] = []
+
+        def progress(done: int, total: int) -> None:
+            if any(done >= m for m in marks):
+                marks.difference_update({m for m in marks if done >= m})
+                samples.append((done, _rss_mb()))
+
+        start = time.perf_counter()
+        audit(explainer, data, Path(tmp) / "out", batch_size=batch_size, progress=progress)
+        seconds = time.perf_counter() - start
+        print(f"audit of {count} images in {seconds:.0f} s ({count / seconds:.1f} images/s)")
+        row("images done", "RSS MB")
+        for done, rss in samples:
+            row(str(done), f"{rss:.0f}")
+        row("after the report", f"{_rss_mb():.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--memory", type=int, default=0, help="instead: audit this many images, print the RSS")
     args = parser.parse_args()
+    if args.memory:
+        return memory(args.memory, args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         paths = make_dataset(data, args.images)
@@ -78,7 +114,7 @@ def main() -> None:
             f"{n} images ({len(set(p.stem.split('_copy')[0] for p in paths))} distinct photos 300-741 px), "
             f"batch {args.batch_size}, {args.rounds} interleaved rounds"
         )
-        row("", "best img/s", "median img/s", "÷ plain (best)", "÷ plain (median)")
+        row("", "best img/s", "median img/s", "best ÷ plain", "median ÷ plain")
         best = {name: n / min(s) for name, s in seconds.items()}
         median = {name: n / float(np.median(s)) for name, s in seconds.items()}
         labels = {

@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from . import demo, errors, methods, visualize
+from .audit import audit
 from .explainer import Explainer
 from .explanation import Explanation
 from .images import check_image, read_image
@@ -18,6 +19,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 __all__ = [
+    "audit",
     "Explainer",
     "Explanation",
     "ModelRunner",

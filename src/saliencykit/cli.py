@@ -186,9 +186,7 @@ def _parse_targets(text: str):
 def explain(
     model: str = typer.Argument(..., help=MODEL_HELP),
     images: list[Path] = typer.Argument(..., help="Image files or folders."),
-    targets: str = typer.Option(
-        "top:1", "--targets", "-t", help="top:K, all, or indices/names, comma-separated."
-    ),
+    targets: str = typer.Option("top:1", "--targets", "-t", help="top:K, all, or indices/names, comma-separated."),
     out_dir: Path = typer.Option(Path("saliency-maps"), "--out", "-o", help="Output folder for the overlays."),
     method: str = typer.Option(None, "--method", help="reciprocam, vit_reciprocam, activation_map, rise."),
     mode: str = typer.Option("auto", "--mode", help="auto, whitebox or blackbox."),
@@ -224,33 +222,15 @@ def explain(
 def demo(
     out_dir: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Output folder."),
 ) -> None:
-    """Explain the built-in demo photos with the built-in demo model and write overlays to a folder."""
-    from . import demo as demo_module
-    from .files import write_image
-
-    try:
-        explainer = demo_module.explainer()
-    except SaliencyKitError as exc:
-        _fail(exc)
-    err.print(f"demo model: EfficientNet-Lite0 (ImageNet); method: {explainer.method_description}", highlight=False)
-    photos = demo_module.photos()
-    table = Table(title="demo: top-2 classes and their saliency maps")
-    for column in ("photo", "class", "score", "overlay"):
-        table.add_column(column)
-    with _progress() as progress:
-        task = progress.add_task("explaining demo photos", total=len(photos), rate="")
-        for name, image in photos.items():
-            write_image(out_dir / "photos" / f"{name}.jpg", image)
-            explanation = explainer(image, targets="top:2")
-            for path, target in zip(explanation.save(out_dir, prefix=f"{name}_", postfix="_"), explanation.targets):
-                table.add_row(name, explanation.label(target), f"{explanation.scores[target]:.2f}", str(path))
-            progress.update(task, advance=1, rate="")
-    out.print(table)
-    out.print(f"overlays written to {out_dir.resolve()}")
+    """Audit the built-in demo: a labelled folder made from the demo photos, explained and reported in DIR."""
+    audit_cli.demo_command(out_dir)
 
 
 # Commands that live beside their feature register themselves on `app` here (one line each).
 # --- command registrations ---
+from .audit import cli as audit_cli  # noqa: E402  (imports this module's helpers)
+
+audit_cli.register(app)  # saliencykit audit
 
 
 def main() -> None:

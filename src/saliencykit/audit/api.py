@@ -1,0 +1,175 @@
+"""``saliencykit.audit(model, data, out)``: the dataset debugging workflow as one call."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openvino as ov
+
+from .cases import Thresholds
+from .dataset import ClassMap, DatasetError
+from .outputs import OutputOptions
+from .runner import AuditResult, Metrics, Progress, RunOptions, clear_output, read, run
+
+
+def audit(
+    model: Any,
+    data: str | Path,
+    out: str | Path,
+    *,
+    preprocess: Any = None,
+    postprocess: Any = "softmax",
+    label_names: Sequence[str] | None = None,
+    mode: str = "auto",
+    method: Any = None,
+    target_layer: str | None = None,
+    device: str = "CPU",
+    class_map: str | Path | Mapping[str, int | str] = "auto",
+    thresholds: Thresholds | None = None,
+    max_maps: int = 10,
+    top_k: int = 5,
+    batch_size: int = 16,
+    workers: int = 2,
+    colormap: str = "jet",
+    alpha: float = 0.5,
+    max_side: int = 512,
+    raw: bool = True,
+    fresh: bool = False,
+    metrics: Metrics | None = None,
+    progress: Progress | None = None,
+    report: bool = True,
+) -> AuditResult:
+    """Audit a classifier on a labelled image set: predict, sort into cases, map, and write a browsable report.
+
+    >>> result = audit("demo", "dataset/", "audit-out/")  # doctest: +SKIP
+    >>> result.counts["false_positive_high_confidence"], result.report  # doctest: +SKIP
+
+    Args:
+        model: ``"demo"``, a model file or object (as for :class:`~saliencykit.Explainer`), or a ready
+            ``Explainer`` (then ``preprocess``, ``method`` and the other model options are ignored).
+        data: a folder of class sub-folders, a CSV of ``path,label`` rows, or a flat folder (no ground truth).
+        out: the output folder: ``report.html``, ``audit.sqlite``, ``summary.json``, ``results.csv`` and one
+            folder of overlays per case.
+        class_map: how folder names / CSV labels become classes: ``"auto"``, ``"index"``, ``"name"``,
+            ``"wnid"``, a JSON/CSV file, or a mapping (see :class:`~saliencykit.audit.dataset.ClassMap`).
+        thresholds: case thresholds (:class:`~saliencykit.audit.cases.Thresholds`; defaults explained there).
+        max_maps: at most this many classes above the explain threshold get a map per image.
+        top_k: how many top classes the store keeps per image.
+        batch_size: images per inference; workers: threads reading ahead and writing behind.
+        colormap, alpha, max_side, raw: how overlays are drawn (see :class:`OutputOptions`).
+        fresh: delete an earlier audit in ``out`` first (otherwise it is resumed; other settings are refused).
+        metrics: optional hook ``metrics(image, explanation) -> {name: value}``, averaged per case in the report.
+        progress: optional ``progress(done, total)`` callback.
+        report: write ``report.html`` (the exports are always written).
+
+    Returns an :class:`AuditResult`; failed images are in ``result.failed`` and make ``result.exit_code`` 1.
+    Ctrl-C stops cleanly: finished images are kept (and a partial report written), then KeyboardInterrupt is
+    raised; the same call again resumes.
+    """
+    out = Path(out)
+    thresholds = thresholds or Thresholds()
+    if not Path(data).exists():
+        raise DatasetError(f"{data}: no such folder or CSV file.")
+    explainer = _explainer(model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size)
+    dataset = read(data, explainer, class_map, out)
+    if fresh:
+        clear_output(out)
+    options = RunOptions(
+        thresholds=thresholds,
+        output=OutputOptions(colormap=colormap, alpha=alpha, max_side=max_side, raw=raw),
+        max_maps=max_maps,
+        top_k=top_k,
+        batch_size=batch_size,
+        workers=workers,
+        metrics=metrics,
+    )
+    settings = {
+        "model": model_id(model if isinstance(model, (str, Path)) else explainer),
+        "preprocess": _describe_callable(explainer.pipeline.preprocess),
+        "postprocess": _describe_callable(explainer.pipeline.postprocess),
+        "labels": _digest("\n".join(explainer.label_names or [])),
+        "method": explainer.method.name,
+        "target_layer": getattr(explainer.method, "target_layer", None),
+        "data": str(Path(data).resolve()),
+        "class_map": ClassMap(class_map, explainer.label_names).describe(),
+        "thresholds": thresholds.to_dict(),
+        "max_maps": max_maps,
+        "top_k": top_k,
+        "output": options.output.to_dict(),
+    }
+    return run(explainer, dataset, out, settings, options, progress, report)
+
+
+def _explainer(model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size):
+    from ..explainer import Explainer
+
+    if isinstance(model, Explainer):
+        return model
+    if isinstance(model, str) and model == "demo":
+        from .. import demo
+
+        preprocess = preprocess or demo.preprocess
+        label_names = label_names or demo.labels()
+        model = demo.model()
+    return Explainer(
+        model,
+        preprocess,
+        postprocess,
+        mode=mode,
+        method=method,
+        target_layer=target_layer,
+        device=device,
+        label_names=label_names,
+        batch_size=batch_size,
+    )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _file_digest(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def model_id(model: Any) -> str:
+    """A stable identity of a model for the run store: file contents for files, structure for objects."""
+    if isinstance(model, str) and model == "demo":
+        from .. import demo
+
+        return f"demo:{demo.MODEL_ID}"
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if path.is_file():
+            files = [path] + ([path.with_suffix(".bin")] if path.suffix == ".xml" else [])
+            return f"file:{path.name}:{_file_digest([f for f in files if f.is_file()])}"
+        return f"file:{path}"
+    graph = getattr(getattr(model, "pipeline", None), "ov_model", None)
+    if graph is None and isinstance(model, ov.Model):
+        graph = model
+    if graph is not None:
+        parts = [f"{op.get_type_name()}:{op.get_friendly_name()}" for op in graph.get_ordered_ops()]
+        constants = [
+            float(np.asarray(op.get_data(), np.float64).sum())
+            for op in graph.get_ordered_ops()
+            if op.get_type_name() == "Constant" and op.get_output_element_type(0).is_real()
+        ]
+        return f"graph:{_digest('|'.join(parts) + repr(constants))}"
+    return f"object:{_describe_callable(model)}"
+
+
+def _describe_callable(value: Any) -> str:
+    if value is None or isinstance(value, (str, int, float)):
+        return str(value)
+    if isinstance(value, Callable) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return repr(value)

@@ -1,0 +1,122 @@
+"""Sorting audited images into cases: confident hits, unsure hits, confident mistakes, two competing classes.
+
+The cases follow the OpenVINO saliency-map interpretation notebook (``explainable-ai-3-map-interpretation``),
+which picks images of a labelled set by the model's confidence and whether it was right, and looks at the
+maps of each group side by side. Every labelled image falls in exactly one case; the first rule that matches
+wins, in this order:
+
+1. ``true_positive_high_confidence``  top-1 is the ground truth and its score >= ``high``
+2. ``false_positive_high_confidence`` top-1 is wrong and its score >= ``high``
+3. ``two_predictions``                the two best classes both score >= ``two``, the ground truth among them
+4. ``true_positive_low_confidence``   top-1 is the ground truth and its score < ``low``
+5. ``true_positive``                  top-1 is the ground truth (``low`` <= score < ``high``)
+6. ``false_positive_low_confidence``  top-1 is wrong (score < ``high``)
+
+Images without a ground truth go to ``unlabelled``. A confident decision comes first because it is the
+strongest fact about an image (a confident mistake is what an audit is for); ``two_predictions`` then
+catches the undecided model torn between two classes, whichever of the two won.
+
+Defaults (scores are postprocessed probabilities, softmax over 1000 ImageNet classes for the demo):
+
+- ``high = 0.6``: the notebook selects confident mistakes at 0.60 (its examples score 0.78-0.98) and its
+  confident hits score 0.88-0.97; 0.6 means the winner has more mass than all other classes together.
+- ``low = 0.3``: the notebook's unsure hits score 0.18-0.20; below 0.3 the model gives more than twice as much
+  probability to other classes as to the right one.
+- ``two = 0.25``: the notebook's two-class examples have their runner-up at 0.30-0.39 (and 0.57/0.30,
+  0.43/0.39 pairs); a quarter of the probability on a second class is a real contender, and it keeps the
+  demo's moped / motor scooter photo (0.57 / 0.27) in this case.
+- ``explain = 0.1``: the notebook's ``get_model_predictions(conf_thr=0.1)`` explains every class above 0.1;
+  the top-1 class is always explained even below it, and the ground truth when the model got it wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import SaliencyKitError
+
+UNLABELLED = "unlabelled"
+
+#: Case name -> one-line description, in precedence order (the report lists them in this order).
+CASES: dict[str, str] = {
+    "true_positive_high_confidence": "right, and sure of it: top-1 is the ground truth with score >= high",
+    "false_positive_high_confidence": "wrong, and sure of it: top-1 is not the ground truth, score >= high",
+    "two_predictions": "torn between two classes: both of the top two score >= two, the ground truth among them",
+    "true_positive_low_confidence": "right, but unsure: top-1 is the ground truth with score < low",
+    "true_positive": "right, moderately sure: top-1 is the ground truth, low <= score < high",
+    "false_positive_low_confidence": "wrong, without conviction: top-1 is not the ground truth, score < high",
+    UNLABELLED: "no ground truth: predictions and maps only",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Score thresholds that sort images into cases and choose which classes get a map.
+
+    Args:
+        high: a top-1 score at or above it is a confident decision.
+        low: a correct top-1 below it is an unsure hit.
+        two: the top two classes both at or above it (ground truth among them) are two competing predictions.
+        explain: every class scoring at or above it gets a map (top-1 always does, and the ground truth
+            when the model got it wrong).
+    """
+
+    high: float = 0.6
+    low: float = 0.3
+    two: float = 0.25
+    explain: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not 0.0 <= float(value) <= 1.0:
+                raise SaliencyKitError(f"threshold {name}={value}: use a score between 0 and 1.")
+        if self.low > self.high:
+            raise SaliencyKitError(f"thresholds low={self.low} > high={self.high}: low must not exceed high.")
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+def classify(scores: np.ndarray, gt: int | None, thresholds: Thresholds = Thresholds()) -> str:
+    """The case of one image from its class scores (num_classes,) and ground-truth index (or ``None``).
+
+    >>> classify(np.array([0.05, 0.9, 0.05]), 1)
+    'true_positive_high_confidence'
+    >>> classify(np.array([0.1, 0.5, 0.4]), 2)
+    'two_predictions'
+    """
+    if gt is None:
+        return UNLABELLED
+    order = np.argsort(-scores, kind="stable")
+    top1 = int(order[0])
+    score = float(scores[top1])
+    right = top1 == gt
+    if score >= thresholds.high:
+        return "true_positive_high_confidence" if right else "false_positive_high_confidence"
+    if len(order) > 1:
+        top2 = int(order[1])
+        if float(scores[top2]) >= thresholds.two and gt in (top1, top2):
+            return "two_predictions"
+    if right:
+        return "true_positive_low_confidence" if score < thresholds.low else "true_positive"
+    return "false_positive_low_confidence"
+
+
+def explain_targets(scores: np.ndarray, gt: int | None, thresholds: Thresholds, max_maps: int = 10) -> list[int]:
+    """Classes to map for one image: those scoring >= ``explain`` (at most ``max_maps``, top-1 always), by
+    falling score, then the ground truth when it is not among them.
+
+    >>> explain_targets(np.array([0.05, 0.7, 0.25]), 0, Thresholds())
+    [1, 2, 0]
+    """
+    order = np.argsort(-scores, kind="stable")
+    chosen = [int(order[0])]
+    for c in order[1:max_maps]:
+        if float(scores[c]) < thresholds.explain:
+            break
+        chosen.append(int(c))
+    if gt is not None and gt not in chosen:
+        chosen.append(int(gt))
+    return chosen

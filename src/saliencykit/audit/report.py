@@ -1,0 +1,231 @@
+"""The audit's outputs for people and tools: ``summary.json``, ``results.csv`` and the static ``report.html``.
+
+Everything is computed from the run store, so a resumed or interrupted run reports exactly what it holds. The
+report is one HTML file rendered from the ``report.html.j2`` template with its CSS and JavaScript inline; it
+refers to the overlays and photos by relative paths, so it works offline, opened from disk. Every label and
+file name is escaped (Jinja autoescaping in HTML, ``tojson`` for the data the page's script reads, and the
+script only ever sets text, never HTML).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..files import atomic_write_bytes
+from .cases import CASES
+from .outputs import report_source
+from .store import AuditStore
+
+CSV_COLUMNS = (
+    "key",
+    "path",
+    "label",
+    "gt",
+    "gt_label",
+    "gt_score",
+    "pred",
+    "pred_label",
+    "pred_score",
+    "case",
+    "status",
+    "error",
+    "overlays",
+    "raw",
+    "sha1",
+)
+
+
+def _url(path: str) -> str:
+    return quote(path, safe="/:")
+
+
+def summarize(
+    store: AuditStore,
+    out: Path,
+    explainer_description: str = "",
+    settings: Mapping[str, Any] | None = None,
+    interrupted: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The summary (``summary.json``) and the per-image data of the report, in one pass over the store."""
+    cases: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    confusions: Counter[tuple[str, str]] = Counter()
+    per_class: dict[int, dict[str, Any]] = {}
+    metric_sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    by_hash: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    failed, skipped, images = [], [], []
+    labelled = correct = in_top_k = 0
+    for row in store.rows():
+        statuses[row["status"]] += 1
+        if row["sha1"]:
+            by_hash[row["sha1"]].append((row["key"], row["label"]))
+        if row["status"] == "failed":
+            failed.append({"key": row["key"], "label": row["label"], "error": row["error"] or ""})
+            continue
+        if row["status"] == "skipped":
+            skipped.append({"key": row["key"], "reason": row["error"] or ""})
+            continue
+        cases[row["case_name"]] += 1
+        for name, value in (row["metrics"] or {}).items():
+            if isinstance(value, (int, float)):
+                metric_sums[row["case_name"]][name].append(float(value))
+        gt = row["gt"]
+        if gt is not None:
+            labelled += 1
+            hit = row["pred"] == gt
+            correct += hit
+            in_top_k += any(c == gt for c, _ in row["topk"] or [])
+            entry = per_class.setdefault(
+                gt, {"class": gt, "label": row["gt_label"], "images": 0, "correct": 0, "score": 0.0, "wrong": Counter()}
+            )
+            entry["images"] += 1
+            entry["correct"] += hit
+            entry["score"] += row["gt_score"] or 0.0
+            if not hit:
+                confusions[(row["gt_label"], row["pred_label"])] += 1
+                entry["wrong"][row["pred_label"]] += 1
+        images.append(_image_entry(row, out))
+    classes = []
+    for entry in sorted(per_class.values(), key=lambda e: (e["correct"] / e["images"], e["label"] or "")):
+        wrong = entry.pop("wrong")
+        n = entry["images"]
+        entry["accuracy"] = entry["correct"] / n
+        entry["mean_gt_score"] = entry.pop("score") / n
+        entry["top_confusion"] = wrong.most_common(1)[0][0] if wrong else None
+        classes.append(entry)
+    duplicates = []
+    for digest, members in by_hash.items():
+        if len(members) > 1:
+            labels = sorted({str(label) for _, label in members if label is not None})
+            duplicates.append(
+                {"sha1": digest, "keys": [k for k, _ in members], "labels": labels, "conflict": len(labels) > 1}
+            )
+    settings = dict(settings or {})
+    summary = {
+        "saliencykit": _version(),
+        "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "interrupted": interrupted,
+        "model": settings.get("model"),
+        "method": explainer_description,
+        "data": settings.get("data"),
+        "thresholds": settings.get("thresholds"),
+        "settings": settings,
+        "totals": {
+            "items": sum(statuses.values()),
+            "done": statuses["done"],
+            "failed": statuses["failed"],
+            "skipped": statuses["skipped"],
+            "labelled": labelled,
+            "correct": correct,
+            "top1_accuracy": correct / labelled if labelled else None,
+            "topk_accuracy": in_top_k / labelled if labelled else None,
+            "top_k": settings.get("top_k"),
+        },
+        "cases": {case: cases[case] for case in CASES},
+        "case_descriptions": dict(CASES),
+        "metrics": {
+            case: {name: sum(v) / len(v) for name, v in sorted(values.items())} for case, values in metric_sums.items()
+        },
+        "confusions": [{"gt": g, "pred": p, "count": n} for (g, p), n in confusions.most_common(20)],
+        "per_class": classes,
+        "failed": failed,
+        "skipped": skipped,
+        "duplicates": duplicates,
+        "notes": [{"kind": k, "subject": s, "message": m} for k, s, m in store.notes()],
+    }
+    return summary, images
+
+
+def _image_entry(row: dict[str, Any], out: Path) -> dict[str, Any]:
+    source = row["original"] or report_source(Path(row["path"]), out)
+    return {
+        "k": row["key"],
+        "c": row["case_name"],
+        "g": row["gt_label"],
+        "gs": row["gt_score"],
+        "p": row["pred_label"],
+        "ps": row["pred_score"],
+        "src": _url(source),
+        "m": [[m["label"], m["score"], _url(m["file"])] for m in row["maps"] or []],
+    }
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def write_csv(store: AuditStore, path: Path) -> None:
+    """``results.csv``: one row per item, overlays separated by ';'."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for row in store.rows():
+        overlays = ";".join(m["file"] for m in row["maps"] or [])
+        values = {**row, "case": row["case_name"], "overlays": overlays}
+        writer.writerow(["" if values.get(c) is None else values[c] for c in CSV_COLUMNS])
+    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _template() -> tuple[Any, str, str, str]:
+    """The compiled page template, its script and style, and the script's CSP hash (read and compiled once)."""
+    from jinja2 import Environment
+
+    folder = resources.files("saliencykit").joinpath("templates")
+    script = folder.joinpath("report.js").read_text(encoding="utf-8")
+    style = folder.joinpath("report.css").read_text(encoding="utf-8")
+    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    template = env.from_string(folder.joinpath("report.html.j2").read_text(encoding="utf-8"))
+    script_hash = "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return template, script, style, script_hash
+
+
+def render_report(summary: Mapping[str, Any], images: list[dict[str, Any]]) -> str:
+    """The HTML of the report page.
+
+    The page's Content-Security-Policy allows only its own script (by hash): even a label that escaped the
+    escaping could not run code.
+    """
+    template, script, style, script_hash = _template()
+    metric_names = sorted({name for values in summary["metrics"].values() for name in values})
+    classes = sorted({e["g"] for e in images if e["g"]} | {e["p"] for e in images if e["p"]})
+    return template.render(
+        s=summary,
+        images=images,
+        classes=classes,
+        metric_names=metric_names,
+        script=script,
+        style=style,
+        script_hash=script_hash,
+    )
+
+
+def export(
+    store: AuditStore,
+    out: Path,
+    explainer_description: str = "",
+    settings: Mapping[str, Any] | None = None,
+    interrupted: bool = False,
+    write_report: bool = True,
+) -> dict[str, Any]:
+    """Write ``summary.json``, ``results.csv`` and (unless told not to) ``report.html``; return the summary."""
+    summary, images = summarize(store, out, explainer_description, settings, interrupted)
+    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2, default=str).encode("utf-8"))
+    write_csv(store, out / "results.csv")
+    if write_report:
+        atomic_write_bytes(out / "report.html", render_report(summary, images).encode("utf-8"))
+    return summary

@@ -1,0 +1,158 @@
+"""The audit report opened from disk in a real headless browser (Debian's chromium driven by Playwright).
+
+`make test` installs both (`make browser`, the `dev` extra). Outside CI the tests skip when either is missing;
+on CI (CI=true) a missing browser is a failure, so a broken install cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+import saliencykit as sk
+from saliencykit.audit import audit, demo_dataset
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+XSS = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+
+
+def _require_browser():
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed (pip install -e '.[dev]')"
+    if not os.path.exists(CHROMIUM):
+        missing = "Debian's chromium is not installed (make browser)"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser")
+    data = demo_dataset(folder / "data")
+    (data / "moped" / "broken.jpg").write_bytes(b"\xff\xd8 broken")
+    labels = sk.imagenet_labels()
+    labels[540] = XSS
+    result = audit("demo", data, folder / "out", label_names=labels)
+    return result.out / "report.html"
+
+
+@pytest.fixture(scope="module")
+def page(report):
+    sync_playwright = _require_browser()
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+        page.goto(report.as_uri())
+        page.wait_for_load_state("load")
+        page.problems = problems
+        yield page
+        browser.close()
+
+
+def visible_cards(page) -> list[dict]:
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('section.case:not([hidden]) article.card')).map(c => ({
+            key: c.dataset.key, score: parseFloat(c.dataset.score), case: c.closest('section.case').dataset.case,
+            text: c.textContent}))"""
+    )
+
+
+def reset(page) -> None:
+    page.click("#f-reset")
+
+
+def test_images_load_without_console_errors(page):
+    pictures = "Array.from(document.querySelectorAll('.pics img'))"
+    page.evaluate(f"() => {pictures}.forEach(i => {{ i.loading = 'eager'; }})")
+    page.wait_for_function(f"() => {pictures}.every(i => i.complete)")
+    broken = page.evaluate(f"() => {pictures}.filter(i => !i.naturalWidth).map(i => i.src)")
+    assert broken == []
+    assert page.evaluate("() => document.querySelectorAll('.pics img').length") >= 20 + 20  # photos + maps
+    assert page.problems == []
+
+
+def test_filters_change_what_is_shown(page):
+    reset(page)
+    assert len(visible_cards(page)) == 20
+    assert page.text_content("#f-count") == "20 of 20 images shown"
+    for box in page.query_selector_all("#f-cases input[name=case]"):
+        if box.get_attribute("value") != "false_positive_high_confidence":
+            box.uncheck()
+    cards = visible_cards(page)
+    assert [c["key"] for c in cards] == ["n02124075/coffee_filed_as_cat.jpg"]
+    assert "ground truth: Egyptian cat" in cards[0]["text"] and "predicted: espresso" in cards[0]["text"]
+
+    reset(page)
+    page.select_option("#f-class", "espresso")
+    cards = visible_cards(page)
+    assert 5 <= len(cards) < 20 and all("espresso" in c["text"] for c in cards)
+
+    reset(page)
+    page.fill("#f-min", "0.9")
+    cards = visible_cards(page)
+    assert cards and all(c["score"] >= 0.9 for c in cards) and len(cards) < 20
+
+    reset(page)
+    page.select_option("#f-sort", "score-asc")
+    cards = [c for c in visible_cards(page) if c["case"] == "true_positive_high_confidence"]
+    assert [c["score"] for c in cards] == sorted(c["score"] for c in cards)
+    page.select_option("#f-sort", "score-desc")
+    cards = [c for c in visible_cards(page) if c["case"] == "true_positive_high_confidence"]
+    assert [c["score"] for c in cards] == sorted((c["score"] for c in cards), reverse=True)
+
+    reset(page)
+    page.click("a.only-case[data-case='two_predictions']")
+    assert {c["case"] for c in visible_cards(page)} == {"two_predictions"}
+    reset(page)
+    assert page.problems == []
+
+
+def test_a_script_label_renders_as_text(page):
+    reset(page)
+    assert page.evaluate("() => window.__pwned") is None
+    rocket = [c for c in visible_cards(page) if c["key"] == "n03773504/rocket.jpg"][0]
+    assert f"predicted: {XSS}" in rocket["text"]
+    assert XSS in page.inner_text("#confusions")
+    options = page.evaluate("() => Array.from(document.querySelectorAll('#f-class option')).map(o => o.value)")
+    assert XSS in options
+    page.select_option("#f-class", XSS)
+    assert {c["key"] for c in visible_cards(page)} >= {"n03773504/rocket.jpg", "n03773504/rocket_gray.jpg"}
+    assert page.evaluate("() => window.__pwned") is None
+    reset(page)
+
+
+def test_click_shows_full_size_and_failures_are_listed(page):
+    reset(page)
+    first = page.query_selector("section.case:not([hidden]) .pics img")
+    src = first.evaluate("i => i.src")
+    first.click()
+    assert page.is_visible("#lightbox")
+    assert page.evaluate("() => document.querySelector('#lightbox img').src") == src
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#lightbox")
+    failed = page.inner_text("#failed")
+    assert "moped/broken.jpg" in failed and "not a readable image" in failed
+    assert "conflicting labels" in page.inner_text("#problems")
+    assert page.problems == []
