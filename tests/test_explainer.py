@@ -155,3 +155,19 @@ def test_bad_modes_and_methods():
         sk.demo.explainer(method="gradcam++")
     with pytest.raises(MethodError, match="white-box but mode='blackbox'"):
         sk.demo.explainer(method="reciprocam", mode="blackbox")
+
+
+def test_targets_chosen_per_image_by_a_callable(demo_explainer, photos):
+    images = [photos["chelsea"], photos["coffee"], photos["rocket"]]
+    wanted = {0: [285], 1: [967, 285], 2: "top:1"}
+    seen = []
+
+    def choose(scores, index):
+        seen.append((index, int(scores.argmax())))
+        return wanted[index]
+
+    explanations = demo_explainer(images, targets=choose)
+    assert [e.targets for e in explanations] == [[285], [967, 285], [540]]
+    assert seen == [(0, 285), (1, 967), (2, 540)]
+    alone = demo_explainer(photos["coffee"], targets=[967, 285])
+    np.testing.assert_allclose(explanations[1].maps[285], alone.maps[285], atol=1e-5)

@@ -23,6 +23,7 @@ from .xai import insert_whitebox
 log = logging.getLogger("saliencykit")
 
 MODES = ("auto", "whitebox", "blackbox")
+TASKS = ("classification", "detection")
 
 
 class Explainer:
@@ -46,7 +47,7 @@ class Explainer:
         self,
         model: ModelSource | Callable[[np.ndarray], np.ndarray],
         preprocess: Preprocess | Callable[[np.ndarray], np.ndarray] | None = None,
-        postprocess: Postprocess = "softmax",
+        postprocess: Postprocess | None = None,
         mode: str = "auto",
         method: str | WhiteBoxMethod | BlackBoxMethod | None = None,
         target_layer: str | None = None,
@@ -56,8 +57,31 @@ class Explainer:
         input_name: str | None = None,
         example_input: Any = None,
         input_shape: Sequence[int] | None = None,
-        batch_size: int = 16,
+        batch_size: int | None = None,
+        task: str = "classification",
+        **detection_options: Any,
     ) -> None:
+        if task not in TASKS:
+            raise MethodError(f"task='{task}': use one of {', '.join(TASKS)}.")
+        self.task = task
+        if task == "detection":
+            from .detection import DetectionExplainer
+
+            sizes = {} if batch_size is None else {"batch_size": batch_size}
+            self._detection = DetectionExplainer(
+                model, preprocess, postprocess, mode, method, target_layer, device, label_names,
+                input_name=input_name, example_input=example_input, input_shape=input_shape,
+                **sizes, **detection_options,
+            )  # fmt: skip
+            self.pipeline = self._detection.pipeline
+            self.mode = mode
+            self.method, self.reason = self._detection.method, self._detection.reason
+            self.method_description = self._detection.method_description
+            return
+        if detection_options:
+            raise MethodError(f"{', '.join(detection_options)}: only for task='detection'.")
+        postprocess = "softmax" if postprocess is None else postprocess
+        batch_size = 16 if batch_size is None else batch_size
         if mode not in MODES:
             raise MethodError(f"mode='{mode}': use one of {', '.join(MODES)}.")
         self.pipeline = Pipeline(
@@ -77,6 +101,8 @@ class Explainer:
     @property
     def whitebox(self) -> bool:
         """Whether the chosen method runs inside the graph."""
+        if self.task == "detection":
+            return self._detection.whitebox
         return isinstance(self.method, WhiteBoxMethod)
 
     def _graph_postprocess(self) -> str:
@@ -119,16 +145,21 @@ class Explainer:
     def __call__(
         self,
         image: np.ndarray | Sequence[np.ndarray],
-        targets: Targets = "top:1",
+        targets: Targets | None = None,
         keep_image: bool = True,
         progress: Callable[[int, int], None] | None = None,
     ) -> Explanation | list[Explanation]:
         """Explain one RGB uint8 image (or a list of them) for ``targets``.
 
-        ``targets``: an int, a label name, a list mixing both, ``"top:k"``, ``"all"`` or -1.
+        ``targets``: an int, a label name, a list mixing both, ``"top:k"``, ``"all"`` or -1; or a callable
+        ``targets(scores, index) -> targets`` that chooses per image from its scores (``index`` is the image's
+        position in the call) — a white-box method still needs one inference for it.
         ``progress(done, total)`` is called as black-box methods advance (model inputs done / planned), so a
         long explanation can show a progress bar; Ctrl-C stops it and returns nothing half-made.
         """
+        if self.task == "detection":
+            return self._detection(image, "all" if targets is None else targets, keep_image, progress)
+        targets = "top:1" if targets is None else targets
         self._progress = progress
         single = isinstance(image, np.ndarray) and image.ndim == 3
         images = [image] if single else list(image)
@@ -138,7 +169,8 @@ class Explainer:
         results: list[Explanation] = []
         step = max(1, self.pipeline.batch_size) if self.pipeline.declarative else 1
         for start in range(0, len(images), step):
-            results.extend(explain(images[start : start + step], targets, keep_image))
+            chunk_targets = _offset(targets, start) if callable(targets) else targets
+            results.extend(explain(images[start : start + step], chunk_targets, keep_image))
         return results[0] if single else results
 
     def _explanation(self, image, targets, maps, scores, keep_image, stats) -> Explanation:
@@ -163,7 +195,7 @@ class Explainer:
         elapsed = (time.perf_counter() - start) / len(images)
         results = []
         for i, image in enumerate(images):
-            chosen = resolve_targets(targets, scores[i], self.label_names)
+            chosen = resolve_targets(_for_image(targets, scores[i], i), scores[i], self.label_names)
             maps = {t: saliency[i, 0 if self.method.class_agnostic else t].astype(np.float32) for t in chosen}
             stats = {"model_calls": 1, "wall_time_s": elapsed, "whitebox": True}
             results.append(self._explanation(image, chosen, maps, scores[i], keep_image, stats))
@@ -171,7 +203,7 @@ class Explainer:
 
     def _explain_blackbox(self, images: list[np.ndarray], targets: Targets, keep_image: bool) -> list[Explanation]:
         results = []
-        for image in images:
+        for i, image in enumerate(images):
             start = time.perf_counter()
             calls = 0
 
@@ -182,7 +214,7 @@ class Explainer:
 
             pixels = self.pipeline.pixels(image)
             scores = predict(pixels[None])[0]
-            chosen = resolve_targets(targets, scores, self.label_names)
+            chosen = resolve_targets(_for_image(targets, scores, i), scores, self.label_names)
             raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill, progress=self._progress)
             maps = {t: normalize(raw[k]) for k, t in enumerate(chosen)}
             stats = {"model_calls": calls, "wall_time_s": time.perf_counter() - start, "whitebox": False}
@@ -190,5 +222,17 @@ class Explainer:
         return results
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Class scores (N, C) for RGB uint8 images, without explaining."""
+        """Class scores (N, C) for RGB uint8 images, without explaining (detection: boxes per image, in pixels)."""
+        if self.task == "detection":
+            return self._detection.detect(list(images))
         return self.pipeline.predict(images)
+
+
+def _for_image(targets: Targets | Callable, scores: np.ndarray, index: int) -> Targets:
+    """The targets of one image: ``targets(scores, index)`` when a callable chooses them per image."""
+    return targets(scores, index) if callable(targets) else targets
+
+
+def _offset(choose: Callable, start: int) -> Callable:
+    """``choose`` seen from a chunk that starts at image ``start`` of the call."""
+    return lambda scores, index: choose(scores, start + index)

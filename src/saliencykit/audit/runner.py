@@ -188,20 +188,16 @@ def _result(one: Loaded, scores, targets, maps, thresholds, top_k) -> ImageResul
 
 
 def _whitebox(explainer, loaded, thresholds, max_maps, top_k) -> list[ImageResult]:
-    images = [one.explained for one in loaded]
-    num = len(explainer.label_names) if explainer.label_names else None
-    k = max(1, min(max_maps, num or max_maps))
-    explanations = explainer(images, targets=f"top:{k}", keep_image=False)
-    scores = [np.asarray(e.predictions, np.float32) for e in explanations]
-    chosen = [explain_targets(s, one.item.gt, thresholds, max_maps) for s, one in zip(scores, loaded)]
-    maps = [{t: e.maps[t] for t in c if t in e.maps} for e, c in zip(explanations, chosen)]
-    missing = [i for i, c in enumerate(chosen) if any(t not in maps[i] for t in c)]
-    if missing:
-        wanted = sorted({t for i in missing for t in chosen[i] if t not in maps[i]})
-        extra = explainer([images[i] for i in missing], targets=wanted, keep_image=False)
-        for i, e in zip(missing, extra):
-            maps[i].update({t: e.maps[t] for t in chosen[i] if t not in maps[i]})
-    return [_result(one, s, c, m, thresholds, top_k) for one, s, c, m in zip(loaded, scores, chosen, maps)]
+    """One inference per batch: the Explainer picks each image's targets from its own scores."""
+
+    def choose(scores: np.ndarray, index: int) -> list[int]:
+        return explain_targets(scores, loaded[index].item.gt, thresholds, max_maps)
+
+    explanations = explainer([one.explained for one in loaded], targets=choose, keep_image=False)
+    return [
+        _result(one, np.asarray(e.predictions, np.float32), e.targets, e.maps, thresholds, top_k)
+        for one, e in zip(loaded, explanations)
+    ]
 
 
 def _blackbox(explainer, loaded, thresholds, max_maps, top_k) -> list[ImageResult]:
