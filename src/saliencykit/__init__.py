@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import demo, errors, methods, visualize
+from . import demo, errors, methods, metrics, visualize
 from .audit import audit
 from .explainer import Explainer
 from .explanation import Explanation
@@ -34,6 +34,7 @@ __all__ = [
     "insert_xai",
     "load_model",
     "methods",
+    "metrics",
     "read_image",
     "read_labels",
     "visualize",

@@ -228,9 +228,11 @@ def demo(
 
 # Commands that live beside their feature register themselves on `app` here (one line each).
 # --- command registrations ---
-from .audit import cli as audit_cli  # noqa: E402  (imports this module's helpers)
+from .audit import cli as audit_cli  # noqa: E402  (these modules import this one's helpers)
+from .metrics import cli as metrics_cli  # noqa: E402
 
 audit_cli.register(app)  # saliencykit audit
+metrics_cli.register(app)  # saliencykit evaluate
 
 
 def main() -> None:

@@ -1,0 +1,69 @@
+"""Quality metrics for saliency maps: is a map faithful to the model, or only pretty?
+
+One file per metric, each a function of (model, image, map) that returns a result dataclass with the protocol it
+used (so numbers can be compared with published ones) and ``to_dict()``:
+
+- :func:`insertion_deletion_auc` (Petsiuk et al. 2018),
+- :func:`adcc` (Poppi et al. 2021),
+- :func:`pointing_game` with its energy variant (Zhang et al. 2018; Wang et al. 2020),
+- :func:`model_randomization` with the random-logit check (Adebayo et al. 2018),
+
+and :func:`evaluate`, which runs them for several methods over a set of images (``saliencykit evaluate``).
+"""
+
+from ._common import ExplainFn, Scorer, make_substrate
+from .adcc import ADCCResult, adcc, adcc_formula, adcc_of_means, average_drop, coherency, complexity
+from .baselines import sobel_factory, sobel_map
+from .insertion_deletion import InsertionDeletionResult, auc, insertion_deletion_auc, pixel_counts
+from .pointing_game import PointingGameResult, boxes_mask, pointing_game
+from .randomization import (
+    RandomizationResult,
+    RandomizationStage,
+    default_stages,
+    layer_names,
+    model_randomization,
+    randomize_weights,
+    same_method,
+    weight_layers,
+)
+from .runner import COLUMNS, METRICS, EvaluationResult, annotations, evaluate, load_boxes, parse_metrics
+from .similarity import spearman, ssim
+
+__all__ = [
+    "COLUMNS",
+    "METRICS",
+    "EvaluationResult",
+    "annotations",
+    "evaluate",
+    "load_boxes",
+    "parse_metrics",
+    "ADCCResult",
+    "ExplainFn",
+    "InsertionDeletionResult",
+    "PointingGameResult",
+    "RandomizationResult",
+    "RandomizationStage",
+    "Scorer",
+    "adcc",
+    "adcc_formula",
+    "adcc_of_means",
+    "auc",
+    "average_drop",
+    "boxes_mask",
+    "coherency",
+    "complexity",
+    "default_stages",
+    "insertion_deletion_auc",
+    "layer_names",
+    "make_substrate",
+    "model_randomization",
+    "pixel_counts",
+    "pointing_game",
+    "randomize_weights",
+    "same_method",
+    "sobel_factory",
+    "sobel_map",
+    "spearman",
+    "ssim",
+    "weight_layers",
+]
