@@ -2,8 +2,9 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import demo, errors, methods, metrics, visualize
+from . import demo, detection, errors, methods, metrics, visualize
 from .audit import audit
+from .detection import DetectionExplainer, DetectionExplanation
 from .explainer import Explainer
 from .explanation import Explanation
 from .images import check_image, read_image
@@ -20,6 +21,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "audit",
+    "DetectionExplainer",
+    "DetectionExplanation",
     "Explainer",
     "Explanation",
     "ModelRunner",
@@ -28,6 +31,7 @@ __all__ = [
     "__version__",
     "check_image",
     "demo",
+    "detection",
     "errors",
     "has_xai",
     "imagenet_labels",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..errors import MethodError
+from .aise import AISE
 from .base import SALIENCY_OUTPUT, BlackBoxMethod, Predict, WhiteBoxMethod
-from .rise import RISE
+from .rise import RISE, FlatMapWarning
+from .sampling import MaskSampler
 from .whitebox import ActivationMap, ReciproCAM, ViTReciproCAM
 
 METHODS: dict[str, type] = {
@@ -12,6 +14,7 @@ METHODS: dict[str, type] = {
     "vit_reciprocam": ViTReciproCAM,
     "activation_map": ActivationMap,
     "rise": RISE,
+    "aise": AISE,
 }
 
 
@@ -24,11 +27,14 @@ def get_method(name: str, **kwargs) -> WhiteBoxMethod | BlackBoxMethod:
 
 
 __all__ = [
+    "AISE",
     "METHODS",
     "RISE",
     "SALIENCY_OUTPUT",
     "ActivationMap",
     "BlackBoxMethod",
+    "FlatMapWarning",
+    "MaskSampler",
     "Predict",
     "ReciproCAM",
     "ViTReciproCAM",

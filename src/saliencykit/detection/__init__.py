@@ -1,0 +1,57 @@
+"""Explaining object detectors: per-box saliency maps, white-box inside the graph or black-box.
+
+- :class:`DetectionExplainer` — the facade (``sk.Explainer(..., task="detection")``), targets are boxes;
+- :class:`DetClassProbabilityMap` — white-box per-class maps from the class head at every scale
+  (:mod:`saliencykit.graph.detection`);
+- :class:`~saliencykit.methods.drise.DRISE` and :class:`~saliencykit.methods.aise_detection.AISEDetection` —
+  black-box, batched;
+- :mod:`saliencykit.detection.ssd` — anchors, box decoding and NMS for SSD-style models, with presets for the
+  MediaPipe BlazeFace and palm detectors (the example to copy for your own detector).
+"""
+
+from ..methods.aise_detection import AISEDetection
+from ..methods.drise import DRISE
+from .base import Detect, DetectionBlackBoxMethod, DetectionWhiteBoxMethod
+from .boxes import DetectionBatch, Detections, box_iou, box_similarity, normalize_boxes, scale_boxes
+from .explainer import DETECTION_METHODS, DetectionExplainer, get_detection_method
+from .explanation import DetectionExplanation
+from .ssd import (
+    AnchorOptions,
+    SSDPostprocess,
+    anchor_grids,
+    blazeface,
+    decode_boxes,
+    mediapipe_model_path,
+    non_max_suppression,
+    palm_detection,
+    ssd_anchors,
+)
+from .whitebox import DetClassProbabilityMap
+
+__all__ = [
+    "AISEDetection",
+    "AnchorOptions",
+    "DETECTION_METHODS",
+    "DRISE",
+    "DetClassProbabilityMap",
+    "Detect",
+    "DetectionBatch",
+    "DetectionBlackBoxMethod",
+    "DetectionExplainer",
+    "DetectionExplanation",
+    "DetectionWhiteBoxMethod",
+    "Detections",
+    "SSDPostprocess",
+    "anchor_grids",
+    "blazeface",
+    "box_iou",
+    "box_similarity",
+    "decode_boxes",
+    "get_detection_method",
+    "mediapipe_model_path",
+    "non_max_suppression",
+    "normalize_boxes",
+    "palm_detection",
+    "scale_boxes",
+    "ssd_anchors",
+]

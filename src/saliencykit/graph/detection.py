@@ -1,0 +1,570 @@
+"""DetClassProbabilityMap inside the OpenVINO graph: per-class probability maps of an SSD/YOLO-style detector.
+
+A single-shot detector predicts class logits for every anchor from one convolution per scale: a map
+``F_s`` (N, anchors_s * K, h_s, w_s) whose channels hold, for every cell, the K class logits of each of its anchors.
+The head then reshapes, transposes and concatenates these maps into the class output (N, A, K). Reading the class
+logits *before* that flattening gives where in the image each class is found:
+
+1. for every scale, gather the channels of class ``k`` (one per anchor), apply the head's activation (sigmoid, or
+   softmax over the classes) and take the maximum (or mean) over the anchors of each cell: (N, K, h_s, w_s);
+2. resize every scale to the finest grid (bilinear, inside the graph) and combine them (maximum or mean):
+   ``saliency_map`` (N, K, H, W), float32 probabilities in [0, 1] (not rescaled: a weak class stays weak).
+
+**Finding the heads.** Starting from the class output, the walk goes back through operations that only move data
+(Concat, Reshape, Transpose, Squeeze, Unsqueeze, Split, Slice, Gather, Convert) and past a final activation, to
+the first tensors computed otherwise: the per-scale head convolutions (with their bias). Which channel and cell of
+which scale lands on which anchor and class is then *measured* rather than assumed: the data-movement part of the
+head is copied into a small probe model, fed index numbers instead of logits, and its output read back. So the
+TensorFlow order (NHWC, anchor-major), PyTorch's ``view/permute`` orders and sliced YOLO-style heads are all read
+correctly, and a head that does not map every cell of a scale to its anchors is refused with a message.
+
+``target_layer=[...]`` names the per-scale class convolutions instead (NCHW; channel ``j * K + k`` is class ``k``
+of anchor ``j`` unless the probe through the head says otherwise). When neither works, a
+:class:`~saliencykit.errors.GraphError` lists the model's outputs and its last spatial layers.
+
+The model's original outputs are untouched; one inference returns detections and maps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+from openvino.utils.node_factory import NodeFactory
+
+from ..errors import GraphError
+from ..model import core, select_input
+from .inspect import (
+    add_named_output,
+    ancestors,
+    candidate_layers,
+    check_output_name,
+    descendants,
+    describe,
+    find_node,
+    fold_constants,
+    is_constant_like,
+    key,
+    node_id,
+    static_dims,
+)
+
+log = logging.getLogger(__name__)
+
+#: operations that only move, copy or select values (the head's flattening)
+DATA_MOVEMENT = {
+    "Reshape", "Transpose", "Concat", "Squeeze", "Unsqueeze", "Convert", "Split", "VariadicSplit", "StridedSlice",
+    "Slice", "Gather", "Identity",
+}  # fmt: skip
+#: activations a head may end with, and how they are reproduced on the maps
+_ACTIVATIONS = {"Sigmoid": "sigmoid", "Softmax": "softmax", "SoftMax": "softmax", "LogSoftmax": "softmax"}
+_PASS = {"Clamp", "Convert"}  # score clipping / precision changes between the logits and the output
+_CLASS_WORDS = ("class", "score", "conf", "cls", "logit", "prob")
+ACTIVATIONS = ("auto", "sigmoid", "softmax", "identity")
+REDUCTIONS = ("max", "mean")
+
+
+@dataclass(frozen=True)
+class HeadScale:
+    """One scale of a detection head: the class-logit map and which channels hold which class.
+
+    ``channels[k]`` are the channels of ``output`` (N, C, h, w) holding class ``k``, one per anchor of a cell.
+    """
+
+    output: ov.Output
+    channels: np.ndarray  # (K, anchors) int64
+    height: int
+    width: int
+
+    @property
+    def name(self) -> str:
+        return self.output.get_node().get_friendly_name()
+
+    @property
+    def anchors(self) -> int:
+        return int(self.channels.shape[1])
+
+
+@dataclass(frozen=True)
+class DetectionHead:
+    """The class output of a detector, its per-scale class maps and the activation it applies."""
+
+    class_output: ov.Output
+    scales: tuple[HeadScale, ...]
+    num_classes: int
+    activation: str  # "sigmoid" | "softmax" | "identity" (found on the graph) or "unknown"
+    how: str  # "traced" or "target_layer"
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.scales]
+
+
+# -------------------------------------------------------------------------------------------- the batch
+
+
+def free_batch(model: ov.Model, input_name: str | None = None) -> ov.Model:
+    """A copy of ``model`` that accepts any batch size when its graph hard-codes a batch of 1.
+
+    TFLite and some ONNX exports write the batch into their final reshapes (``Reshape(x, [1, -1, K])``), so
+    OpenVINO cannot make the batch dynamic and every masked image would need its own inference. Such reshape
+    patterns become ``[0, -1, K]`` (copy the batch). When the result still does not have a dynamic batch on every
+    output, the model is returned unchanged (the runner then infers one image per request).
+    """
+    work = model.clone()
+    port = select_input(work, input_name)
+    shape = port.get_partial_shape()
+    if shape.rank.is_dynamic or shape[0].is_dynamic or shape[0].get_length() != 1:
+        return model
+    changed = 0
+    for node in work.get_ordered_ops():
+        if node.get_type_name() != "Reshape" or node.input_value(1).get_node().get_type_name() != "Constant":
+            continue
+        pattern = np.array(node.input_value(1).get_node().get_data()).astype(np.int64)
+        dims = static_dims(node.input_value(0))
+        if pattern.ndim != 1 or len(pattern) < 2 or pattern[0] != 1 or not dims or dims[0] != 1:
+            continue
+        if np.any(pattern[1:] == 0):
+            continue
+        new_pattern = pattern.copy()
+        new_pattern[0] = 0
+        new = ops.reshape(node.input_value(0), ops.constant(new_pattern), special_zero=True)
+        new.set_friendly_name(node.get_friendly_name())
+        names = node.output(0).get_names()
+        node.output(0).replace(new.output(0))
+        if names:
+            new.output(0).get_tensor().set_names(names)
+        changed += 1
+    if not changed:
+        return model
+    try:
+        dims = [ov.Dimension(-1)] + [shape[i] for i in range(1, shape.rank.get_length())]
+        work.reshape({select_input(work, input_name): ov.PartialShape(dims)})
+    except Exception:  # shape inference refuses: keep the original
+        return model
+    if any(o.get_partial_shape().rank.is_static and o.get_partial_shape()[0].is_static for o in work.outputs):
+        return model
+    log.info("freed the hard-coded batch of %d reshape(s): masked images go through in batches", changed)
+    return work
+
+
+# ----------------------------------------------------------------------------------------- the class output
+
+
+def _result_source(output: ov.Output) -> ov.Output:
+    node = output.get_node()
+    return node.input_value(0) if node.get_type_name() == "Result" else output
+
+
+def _output_label(model: ov.Model, i: int) -> str:
+    out = model.outputs[i]
+    name = out.get_any_name() if out.get_names() else f"#{i}"
+    return f"{i}: '{name}' {out.get_partial_shape()}"
+
+
+def _outputs_text(model: ov.Model) -> str:
+    return "\n".join(f"  output {_output_label(model, i)}" for i in range(len(model.outputs)))
+
+
+def _layers_text(model: ov.Model) -> str:
+    by_name = {n.get_friendly_name(): n for n in model.get_ordered_ops()}
+    names = candidate_layers(model, limit=10)
+    return "\n".join(f"  {describe(by_name[n].output(0))}" for n in names) or "  (none)"
+
+
+def select_class_output(model: ov.Model, class_output: int | str | None = None, num_classes: int | None = None) -> int:
+    """Index of the model output that holds class logits/scores.
+
+    In order: ``class_output`` (index or tensor name); the only output; an output named like
+    classes/scores/logits; an output whose last dimension is ``num_classes``; the only output whose last dimension
+    is below 4 (box regressors have at least 4 values per anchor). Raises :class:`GraphError` listing the outputs
+    otherwise.
+    """
+    outputs = list(model.outputs)
+    if isinstance(class_output, int):
+        if not 0 <= class_output < len(outputs):
+            raise GraphError(f"class_output={class_output}: the model has outputs 0..{len(outputs) - 1}.")
+        return class_output
+    if isinstance(class_output, str):
+        for i, out in enumerate(outputs):
+            if class_output in out.get_names():
+                return i
+        raise GraphError(f"class_output='{class_output}': no such output. The outputs are:\n{_outputs_text(model)}")
+    if len(outputs) == 1:
+        return 0
+    named = [i for i, o in enumerate(outputs) if any(w in n.lower() for n in o.get_names() for w in _CLASS_WORDS)]
+    if len(named) == 1:
+        return named[0]
+    lasts = [static_dims(o) for o in outputs]
+    lasts = [d[-1] if d and d[-1] is not None and len(d) >= 2 else None for d in lasts]
+    if num_classes is not None:
+        fitting = [i for i, d in enumerate(lasts) if d == num_classes]
+        if len(fitting) == 1:
+            return fitting[0]
+    small = [i for i, d in enumerate(lasts) if d is not None and d < 4]
+    if len(small) == 1:
+        return small[0]
+    raise GraphError(
+        "cannot tell which model output holds the class logits; pass class_output= (index or name), or "
+        f"target_layer=[...] with the per-scale class convolutions. The outputs are:\n{_outputs_text(model)}\n"
+        f"The last spatial layers are:\n{_layers_text(model)}"
+    )
+
+
+# --------------------------------------------------------------------------------------------- tracing
+
+
+def _trace_sources(logits: ov.Output) -> tuple[list[ov.Output], set[int]]:
+    """Tensors met first when walking back from ``logits`` through data-movement operations only."""
+    sources: list[ov.Output] = []
+    seen_sources: set = set()
+    chain: set[int] = set()
+    memo: dict = {}
+    stack = [logits]
+    while stack:
+        value = stack.pop()
+        node = value.get_node()
+        if node.get_type_name() in DATA_MOVEMENT:
+            if node_id(node) in chain:
+                continue
+            chain.add(node_id(node))
+            data_inputs = [v for v in node.input_values() if not is_constant_like(v, memo)]
+            # Reshape/Gather/... read one data input; Concat reads several (one per scale)
+            stack.extend(reversed(data_inputs if node.get_type_name() == "Concat" else data_inputs[:1]))
+            continue
+        if key(value) not in seen_sources:
+            seen_sources.add(key(value))
+            sources.append(value)
+    return sources, chain
+
+
+def _strip_activation(value: ov.Output) -> tuple[ov.Output, str]:
+    """Step back past a final activation (and score clipping) to the logits."""
+    activation = "identity"
+    while True:
+        kind = value.get_node().get_type_name()
+        if kind in _ACTIVATIONS and activation == "identity":
+            activation = _ACTIVATIONS[kind]
+        elif kind not in _PASS:
+            return value, activation
+        value = value.get_node().input_value(0)
+
+
+_FACTORIES: dict[str, NodeFactory] = {}
+
+
+def _clone(node: ov.Node, inputs: list[ov.Output]) -> ov.Node:
+    version = node.get_type_info().version_id
+    if version not in _FACTORIES:
+        _FACTORIES[version] = NodeFactory(version)
+    return _FACTORIES[version].create(node.get_type_name(), inputs, node.get_attributes())
+
+
+def _probe(model: ov.Model, sources: list[ov.Output], logits: ov.Output) -> np.ndarray:
+    """Which source element lands on each element of ``logits``: an int64 array of ``logits``' shape (batch 1).
+
+    The data-movement subgraph between ``sources`` and ``logits`` is copied onto Parameters that are fed element
+    numbers (source ``s`` element ``i`` gets ``offset_s + i``), so the output reads back as indices.
+    """
+    params, feeds, mapping = [], [], {}
+    offset = 0
+    for value in sources:
+        dims = static_dims(value)
+        if dims is None or any(d is None for d in dims[1:]):
+            raise GraphError(f"the head map {describe(value)} has a dynamic shape; reshape the model to a fixed size.")
+        shape = [1, *dims[1:]]
+        size = int(np.prod(shape))
+        param = ops.parameter(shape, ov.Type.f32)
+        params.append(param)
+        feeds.append((offset + np.arange(size, dtype=np.float64)).reshape(shape).astype(np.float32))
+        mapping[key(value)] = param.output(0)
+        offset += size
+    if offset >= 2**24:
+        raise GraphError("the detection head is too large to probe (more than 16.7 M logits).")
+    inside = descendants(sources) & ancestors(logits.get_node())
+    memo: dict = {}
+    for node in model.get_ordered_ops():
+        if node_id(node) not in inside:
+            continue
+        inputs = []
+        for v in node.input_values():
+            if key(v) in mapping:
+                inputs.append(mapping[key(v)])
+            elif v.get_node().get_type_name() == "Constant":
+                inputs.append(ops.constant(np.array(v.get_node().get_data())).output(0))
+            elif is_constant_like(v, memo):  # e.g. a decompressed constant: read it as it is
+                inputs.append(v)
+            else:
+                raise GraphError(
+                    f"the head operation {node.get_type_name()} '{node.get_friendly_name()}' reads {describe(v)}, "
+                    "which is computed from the input (e.g. a shape); fix the model's input size first."
+                )
+        # a Convert must not round the index numbers: every copy stays float32
+        new = ops.convert(inputs[0], "f32") if node.get_type_name() == "Convert" else _clone(node, inputs)
+        for i in range(node.get_output_size()):
+            mapping[key(node.output(i))] = new.output(i)
+    if key(logits) not in mapping:
+        raise GraphError(f"the given layers do not feed the class output {describe(logits)}.")
+    probe = ov.Model([ops.result(mapping[key(logits)])], params, "saliencykit_head_probe")
+    compiled = core().compile_model(probe, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    out = np.array(compiled(feeds)[0])
+    return np.rint(out).astype(np.int64)
+
+
+def _class_axis(cells: np.ndarray) -> int | None:
+    """The non-batch axis along which the cell stays the same (the classes of one anchor); ``None`` if none."""
+    found = []
+    for axis in range(1, cells.ndim):
+        if cells.shape[axis] > 1 and np.all(cells == cells.take([0], axis=axis)):
+            found.append(axis)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        return None
+    raise GraphError(f"the class output {cells.shape} has several axes that could be classes: {found}.")
+
+
+def _scales_from_probe(sources: list[ov.Output], index: np.ndarray, class_output: ov.Output) -> list[HeadScale]:
+    dims = [static_dims(s) for s in sources]
+    sizes = [int(np.prod(d[1:])) for d in dims]
+    starts = np.cumsum([0, *sizes])
+    if index.min() < 0 or index.max() >= starts[-1]:
+        raise GraphError(f"the class output {describe(class_output)} is not a rearrangement of the head maps.")
+    scale = np.searchsorted(starts, index, side="right") - 1
+    local = index - starts[scale]
+    chw = np.array([d[1:] for d in dims])  # (S, 3): C, H, W (NCHW)
+    h, w = chw[scale, 1], chw[scale, 2]
+    channel = local // (h * w)
+    y = (local // w) % h
+    x = local % w
+    cells = (scale * (1 << 40)) + y * (1 << 20) + x
+    axis = _class_axis(cells)
+    if axis is None:
+        classes = np.zeros_like(index)
+        num_classes = 1
+    else:
+        num_classes = index.shape[axis]
+        shape = [1] * index.ndim
+        shape[axis] = num_classes
+        classes = np.broadcast_to(np.arange(num_classes).reshape(shape), index.shape)
+    if len(np.unique(index)) != index.size:
+        raise GraphError(f"the class output {describe(class_output)} repeats head values; it is not an SSD/YOLO head.")
+    scales = []
+    for s, value in enumerate(sources):
+        _, c_s, h_s, w_s = dims[s]
+        here = scale == s
+        per_class = []
+        for k in range(num_classes):
+            picked = here & (classes == k)
+            chans = np.unique(channel[picked])
+            for c in chans:  # every cell of the grid must hold this channel's anchor
+                if np.count_nonzero(picked & (channel == c)) != h_s * w_s:
+                    raise GraphError(
+                        f"the head map {describe(value)} channel {c} does not reach the class output at every cell; "
+                        "pass target_layer= with the per-scale class convolutions."
+                    )
+            per_class.append(chans)
+        counts = {len(c) for c in per_class}
+        if len(counts) != 1 or 0 in counts:
+            raise GraphError(
+                f"the head map {describe(value)} has different numbers of anchors per class ({sorted(counts)})."
+            )
+        scales.append(HeadScale(value, np.stack(per_class).astype(np.int64), h_s, w_s))
+    return scales
+
+
+def _check_map(model: ov.Model, value: ov.Output, what: str) -> None:
+    dims = static_dims(value)
+    if dims is None or len(dims) != 4 or any(d is None for d in dims[1:]):
+        raise GraphError(
+            f"{what} {describe(value)} is not a static 4-D (N, C, h, w) map: name the class-logit convolution of "
+            f"each scale. The last spatial layers are:\n{_layers_text(model)}"
+        )
+
+
+def _with_bias(value: ov.Output) -> ov.Output:
+    """A convolution's output together with its bias: the Add of a constant that is its only consumer."""
+    consumers = list(value.get_target_inputs())
+    if len(consumers) == 1:
+        node = consumers[0].get_node()
+        if node.get_type_name() == "Add":
+            other = node.input_value(1 - consumers[0].get_index())
+            if is_constant_like(other) and static_dims(node.output(0)) == static_dims(value):
+                return node.output(0)
+    return value
+
+
+def find_detection_head(
+    model: ov.Model,
+    target_layer: str | Sequence[str] | None = None,
+    class_output: int | str | None = None,
+    num_classes: int | None = None,
+) -> DetectionHead:
+    """Find the per-scale class-logit maps of a detector (see the module docstring).
+
+    Raises :class:`GraphError` listing the outputs and candidate layers when the head cannot be found.
+    """
+    index = select_class_output(model, class_output, num_classes)
+    out = _result_source(model.outputs[index])
+    logits, activation = _strip_activation(out)
+    if target_layer is not None:
+        names = [target_layer] if isinstance(target_layer, str) else list(target_layer)
+        if not names:
+            raise GraphError("target_layer=[]: name the per-scale class convolutions.")
+        sources = []
+        for name in names:
+            value = find_node(model, name).output(0)
+            if value.get_node().get_type_name() in DATA_MOVEMENT:  # e.g. TFLite's NHWC tensor after a Transpose
+                traced, _ = _trace_sources(value)
+                value = traced[0] if len(traced) == 1 else value
+            _check_map(model, value, f"target_layer '{name}'")
+            sources.append(_with_bias(value))
+        try:
+            scales = _scales_from_probe(sources, _probe(model, sources, logits), logits)
+            return DetectionHead(logits, tuple(scales), int(scales[0].channels.shape[0]), activation, "target_layer")
+        except GraphError as exc:
+            why = str(exc).splitlines()[0]
+        k = num_classes or (static_dims(logits) or [None])[-1] or 1
+        logging.getLogger("saliencykit").warning(
+            "saliencykit: target_layer %s does not reach the class output through reshapes and concatenations alone "
+            "(%s); reading channel j * %d + k as class k of anchor j (NCHW).",
+            names,
+            why,
+            k,
+        )
+        scales = []
+        for value in sources:
+            _, c, h, w = static_dims(value)  # type: ignore[misc]
+            if c % k:
+                raise GraphError(
+                    f"target_layer {describe(value)} has {c} channels, not a multiple of the {k} classes: give the "
+                    "class-logit convolution of each scale (anchors x classes channels)."
+                )
+            chans = np.arange(c).reshape(c // k, k).T  # channel j * K + k: class k of anchor j
+            scales.append(HeadScale(value, chans.astype(np.int64), h, w))
+        return DetectionHead(
+            logits, tuple(scales), int(k), "unknown" if activation == "identity" else activation, "target_layer"
+        )
+    sources, _ = _trace_sources(logits)
+    problems = []
+    for value in sources:
+        dims = static_dims(value)
+        if dims is None or len(dims) != 4 or any(d is None for d in dims[1:]):
+            problems.append(describe(value))
+    if not sources or problems:
+        found = ", ".join(problems) if problems else "nothing"
+        raise GraphError(
+            f"cannot find the detection head automatically: walking back from the class output "
+            f"{_output_label(model, index)} through reshapes, transposes and concatenations reaches {found}, not "
+            "per-scale (N, C, h, w) class convolutions. Pass target_layer=[...] with the class-logit convolution "
+            "of each scale (or class_output= if this is not the class output). "
+            f"The outputs are:\n{_outputs_text(model)}\nThe last spatial layers are:\n{_layers_text(model)}"
+        )
+    scales = _scales_from_probe(sources, _probe(model, sources, logits), logits)
+    return DetectionHead(logits, tuple(scales), int(scales[0].channels.shape[0]), activation, "traced")
+
+
+# -------------------------------------------------------------------------------------------- insertion
+
+
+def _i64(values) -> ov.Output:
+    return ops.constant(np.array(values, dtype=np.int64)).output(0)
+
+
+def _scale_map(scale: HeadScale, num_classes: int, activation: str, reduce: str) -> ov.Output:
+    """(N, K, h, w) class probabilities of one scale."""
+    value = scale.output
+    if value.get_element_type() != ov.Type.f32:
+        value = ops.convert(value, "f32").output(0)
+    gathered = ops.gather(value, _i64(scale.channels.reshape(-1)), _i64(1))
+    grouped = ops.reshape(gathered, _i64([0, num_classes, scale.anchors, scale.height, scale.width]), True)
+    if activation == "sigmoid":
+        grouped = ops.sigmoid(grouped)
+    elif activation == "softmax":
+        grouped = ops.softmax(grouped, 1)
+    reducer = ops.reduce_max if reduce == "max" else ops.reduce_mean
+    return reducer(grouped, _i64([2]), keep_dims=False).output(0)
+
+
+def _resize(value: ov.Output, size: tuple[int, int]) -> ov.Output:
+    dims = static_dims(value)
+    if dims is not None and tuple(dims[2:]) == tuple(size):
+        return value
+    import openvino.opset11 as ops11
+
+    return ops11.interpolate(
+        value,
+        _i64(list(size)),
+        mode="linear",
+        shape_calculation_mode="sizes",
+        coordinate_transformation_mode="half_pixel",
+        axes=_i64([2, 3]),
+    ).output(0)
+
+
+def insert_det_class_probability_map(
+    model: ov.Model,
+    *,
+    target_layer: str | Sequence[str] | None = None,
+    class_output: int | str | None = None,
+    num_classes: int | None = None,
+    activation: str = "auto",
+    reduce_anchors: str = "max",
+    combine_scales: str = "max",
+    output_name: str = "saliency_map",
+    default_activation: str = "sigmoid",
+) -> ov.Model:
+    """A copy of ``model`` with an output ``output_name``: per-class probability maps (N, K, H, W) float32.
+
+    Args:
+        model: an SSD/YOLO-style detector (class logits per anchor from one convolution per scale).
+        target_layer: friendly names of the per-scale class-logit convolutions (default: found from the graph).
+        class_output: which model output holds the class logits (index or name; default: found).
+        num_classes: number of classes, when the graph cannot tell (explicit layers off the class output).
+        activation: ``"auto"`` (the head's own activation; sigmoid when it ends in raw logits), ``"sigmoid"``,
+            ``"softmax"`` (over the classes of each anchor) or ``"identity"`` (raw logits).
+        reduce_anchors: ``"max"`` or ``"mean"`` over the anchors of a cell.
+        combine_scales: ``"max"`` or ``"mean"`` over the scales, after resizing to the finest grid.
+        output_name: tensor name of the new output.
+        default_activation: with ``activation="auto"``, what a head that ends in raw logits gets (a postprocess
+            knows: BlazeFace's applies a sigmoid outside the graph).
+
+    >>> explained = insert_det_class_probability_map(sk.load_model(mediapipe_model_path()))  # doctest: +SKIP
+    >>> ov.Core().compile_model(explained)(batch)["saliency_map"].shape  # doctest: +SKIP
+    (1, 1, 16, 16)
+    """
+    if activation not in ACTIVATIONS:
+        raise GraphError(f"activation='{activation}': use one of {', '.join(ACTIVATIONS)}.")
+    if reduce_anchors not in REDUCTIONS or combine_scales not in REDUCTIONS:
+        raise GraphError(f"reduce_anchors / combine_scales: use one of {', '.join(REDUCTIONS)}.")
+    check_output_name(model, output_name)
+    work = fold_constants(model.clone())
+    head = find_detection_head(work, target_layer, class_output, num_classes)
+    chosen = head.activation if activation == "auto" else activation
+    if chosen in ("identity", "unknown") and activation == "auto":
+        chosen = default_activation  # raw logits: the activation is applied outside the graph
+    size = (max(s.height for s in head.scales), max(s.width for s in head.scales))
+    maps = [_resize(_scale_map(s, head.num_classes, chosen, reduce_anchors), size) for s in head.scales]
+    if len(maps) == 1:
+        combined = maps[0]
+    else:
+        stacked = ops.concat([ops.unsqueeze(m, _i64([1])) for m in maps], 1)
+        reducer = ops.reduce_max if combine_scales == "max" else ops.reduce_mean
+        combined = reducer(stacked, _i64([1]), keep_dims=False).output(0)
+    add_named_output(work, combined, output_name)
+    for field, value in (
+        ("method", "det_class_probability_map"),
+        ("target_layer", ",".join(head.names)),
+        ("path", head.how),
+        ("postprocess", chosen),
+    ):
+        work.set_rt_info(value, ["saliencykit", "xai", output_name, field])
+    log.info(
+        "DetClassProbabilityMap: %d scale(s) %s (%s), %d class(es), %s", len(head.scales), head.names, head.how,
+        head.num_classes, chosen,
+    )  # fmt: skip
+    return work
