@@ -39,6 +39,10 @@ lint: install
 bench: install
 	$(PY) bench/inference.py
 	$(PY) bench/whitebox.py
+	$(PY) bench/metrics.py
+	$(PY) bench/blackbox.py
+	$(PY) bench/audit.py
+	$(PY) bench/detection.py
 
 # openvino-xai 1.1 pins openvino 2024.4 and numpy 1.x: it lives in its own environment, used only by bench/.
 bench/.venv-oxai/bin/python:
