@@ -84,12 +84,17 @@ def _configs(quick: bool, heavy: list[str], one: list[str], every: list[str], ox
         ]
     partner = (lambda name: name) if oxai else (lambda name: None)
     rows += [
-        Row("ours RISE speed (1000, 4), classic", heavy, lambda: RISE(preset="speed", **CLASSIC), partner(OX_SPEED)),
+        Row(
+            "ours RISE speed (1000, 4), classic",
+            heavy,
+            lambda: RISE(preset="speed", **CLASSIC),
+            partner=partner(OX_SPEED),
+        ),
         Row(
             "ours RISE balance (5000, 8), classic",
             heavy,
             lambda: RISE(preset="balance", **CLASSIC),
-            partner(OX_BALANCE),
+            partner=partner(OX_BALANCE),
             metrics=not oxai,  # openvino-xai's own RISE-5000 is then the quality reference
         ),
         Row("ours RISE quality (10000, 12)", one, lambda: RISE(preset="quality"), metrics=False),
@@ -98,7 +103,7 @@ def _configs(quick: bool, heavy: list[str], one: list[str], every: list[str], ox
         Row("ours RISE(num_masks=128)", every, lambda: RISE(num_masks=128)),
         Row("ours RISE(num_masks=64)", every, lambda: RISE(num_masks=64)),
         Row("ours RISE(), throughput-hint runner", every, lambda: RISE(), metrics=False, throughput=True),
-        Row("ours AISE balance", every, lambda: AISE(preset="balance"), partner(OX_AISE)),
+        Row("ours AISE balance", every, lambda: AISE(preset="balance"), partner=partner(OX_AISE)),
         Row("ours AISE balance, openvino-xai weights", every, lambda: AISE(aggregate="openvino-xai")),
         Row("ours AISE speed", every, lambda: AISE(preset="speed")),
     ]

@@ -62,6 +62,13 @@ def test_masks_do_not_depend_on_chunking(design, antithetic):
         np.testing.assert_allclose(a[0::2] + a[1::2], 1.0, atol=1e-6)
 
 
+def test_many_small_draws_stay_cheap_and_flat():
+    # leftovers of a block are kept in a buffer, not in ever deeper generator chains
+    s = MaskSampler((8, 8), 8, 0.5, "orthogonal", True, np.random.default_rng(0))
+    masks = np.concatenate([s.draw(3) for _ in range(2000)])
+    assert masks.shape == (6000, 8, 8)
+
+
 def test_orthogonal_design_is_balanced():
     cells = 4
     s = MaskSampler((8, 8), cells, 0.5, "orthogonal", False, np.random.default_rng(0))

@@ -118,6 +118,7 @@ class MaskSampler:
         self._ry = interpolation_matrix(self.cells, (self.cells + 1) * self.cell_h, interpolation)
         self._rx = interpolation_matrix(self.cells, (self.cells + 1) * self.cell_w, interpolation)
         self._grids: Iterator[np.ndarray] = self._grid_stream()
+        self._spare: np.ndarray | None = None  # grids drawn but not used yet
         self._pending: np.ndarray | None = None  # complements still owed (antithetic)
 
     def _grid_stream(self) -> Iterator[np.ndarray]:
@@ -145,15 +146,14 @@ class MaskSampler:
                 yield block[self._grid_rng.permutation(order)].astype(np.float32)
 
     def _take_grids(self, count: int) -> np.ndarray:
-        parts, have = [], 0
+        parts = [] if self._spare is None else [self._spare]
+        have = sum(len(p) for p in parts)
         while have < count:
             block = next(self._grids)
             parts.append(block)
             have += len(block)
-        grids = np.concatenate(parts)
-        if have > count:  # keep the rest of the block for the next draw
-            rest = grids[count:]
-            self._grids = _chain(rest, self._grids)
+        grids = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self._spare = grids[count:] if have > count else None  # the rest of the block, for the next draw
         return grids[:count]
 
     def draw(self, count: int) -> np.ndarray:
@@ -191,8 +191,3 @@ class MaskSampler:
         rx = self._rx[shift_x[:, None] + np.arange(self.w)]  # (n, W, c)
         masks = np.matmul(np.matmul(ry, grids.reshape(count, c, c)), rx.transpose(0, 2, 1))
         return np.clip(masks, 0.0, 1.0, out=masks)
-
-
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    yield first
-    yield from rest
