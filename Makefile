@@ -16,7 +16,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet --no-deps mediapipe==0.10.14
-	$(PIP) install --quiet -e ".[torch,demo,dev]"
+	$(PIP) install --quiet -e ".[torch,demo,dev,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
+from ..errors import SaliencyKitError
 from .cases import Thresholds
 from .dataset import ClassMap, DatasetError
 from .outputs import OutputOptions
@@ -33,7 +34,7 @@ def audit(
     max_maps: int = 10,
     top_k: int = 5,
     batch_size: int = 16,
-    workers: int = 2,
+    workers: int | None = None,
     colormap: str = "jet",
     alpha: float = 0.5,
     max_side: int = 512,
@@ -42,6 +43,8 @@ def audit(
     metrics: Metrics | None = None,
     progress: Progress | None = None,
     report: bool = True,
+    executor: str = "local",
+    address: str | None = None,
 ) -> AuditResult:
     """Audit a classifier on a labelled image set: predict, sort into cases, map, and write a browsable report.
 
@@ -59,18 +62,26 @@ def audit(
         thresholds: case thresholds (:class:`~saliencykit.audit.cases.Thresholds`; defaults explained there).
         max_maps: at most this many classes above the explain threshold get a map per image.
         top_k: how many top classes the store keeps per image.
-        batch_size: images per inference; workers: threads reading ahead and writing behind.
+        batch_size: images per inference.
+        workers: local executor: threads reading ahead and writing behind (default 2); Ray executor: number
+            of Ray workers (default: one per node with CPUs).
         colormap, alpha, max_side, raw: how overlays are drawn (see :class:`OutputOptions`).
         fresh: delete an earlier audit in ``out`` first (otherwise it is resumed; other settings are refused).
         metrics: optional hook ``metrics(image, explanation) -> {name: value}``, averaged per case in the report.
         progress: optional ``progress(done, total)`` callback.
         report: write ``report.html`` (the exports are always written).
+        executor: ``"local"`` (this process) or ``"ray"`` (a Ray cluster, ``pip install "saliencykit[ray]"``;
+            ``out`` and ``data`` must then be on storage every node sees: see
+            :mod:`saliencykit.audit.ray_executor`). Either one resumes an audit the other started.
+        address: the Ray cluster: ``"auto"`` (the cluster this machine is a node of) or the head's
+            ``"host:port"``; default: ``RAY_ADDRESS`` or a new local Ray instance. Only with ``executor="ray"``.
 
     Returns an :class:`AuditResult`; failed images are in ``result.failed`` and make ``result.exit_code`` 1.
     Ctrl-C stops cleanly: finished images are kept (and a partial report written), then KeyboardInterrupt is
     raised; the same call again resumes.
     """
     out = Path(out)
+    _check_executor(executor, address)  # before loading the model: a missing Ray fails at once
     thresholds = thresholds or Thresholds()
     if not Path(data).exists():
         raise DatasetError(f"{data}: no such folder or CSV file.")
@@ -84,7 +95,7 @@ def audit(
         max_maps=max_maps,
         top_k=top_k,
         batch_size=batch_size,
-        workers=workers,
+        workers=workers if workers is not None and executor == "local" else 2,
         metrics=metrics,
     )
     settings = {
@@ -101,7 +112,26 @@ def audit(
         "top_k": top_k,
         "output": options.output.to_dict(),
     }
+    # the executor is not a setting: an audit started by one executor can be finished by the other
+    if executor == "ray":
+        from .ray_executor import run_ray
+
+        return run_ray(explainer, dataset, out, settings, options, progress, report, address=address, workers=workers)
     return run(explainer, dataset, out, settings, options, progress, report)
+
+
+EXECUTORS = ("local", "ray")
+
+
+def _check_executor(executor: str, address: str | None) -> None:
+    if executor not in EXECUTORS:
+        raise SaliencyKitError(f"executor='{executor}': use one of {', '.join(EXECUTORS)}.")
+    if executor == "ray":
+        from .ray_executor import check_address
+
+        check_address(address)  # Ray installed, and an address it can use
+    elif address is not None:
+        raise SaliencyKitError(f"address='{address}' is the Ray cluster to use: give it with executor='ray'.")
 
 
 def _explainer(model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size):

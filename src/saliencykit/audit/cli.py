@@ -45,7 +45,24 @@ def register(app: typer.Typer) -> None:
         ),
         top_k: int = typer.Option(5, "--top-k", help="Top classes kept per image in the store."),
         batch_size: int = typer.Option(16, "--batch-size", help="Images per inference."),
-        workers: int = typer.Option(2, "--workers", help="Threads reading images ahead and writing maps behind."),
+        workers: int = typer.Option(
+            None,
+            "--workers",
+            help="Local: threads reading images ahead and writing maps behind (default 2). "
+            "Ray: number of Ray workers (default: one per node).",
+        ),
+        executor: str = typer.Option(
+            "local",
+            "--executor",
+            help="local (this machine) or ray (a Ray cluster; the output folder and the dataset must be on storage "
+            "every node sees). Either one resumes an audit the other started.",
+        ),
+        address: str = typer.Option(
+            None,
+            "--address",
+            help="Ray cluster for --executor ray: auto (the cluster this machine is a node of) or HEAD_IP:6379. "
+            "Default: RAY_ADDRESS, else a new Ray instance on this machine.",
+        ),
         max_side: int = typer.Option(512, "--max-side", help="Longest side of the overlays in pixels (0: full size)."),
         raw: bool = typer.Option(True, "--raw/--no-raw", help="Also save the float maps as .npz."),
         fresh: bool = typer.Option(False, "--fresh", help="Delete an earlier audit in --out and start over."),
@@ -94,6 +111,8 @@ def register(app: typer.Typer) -> None:
             max_side=max_side,
             raw=raw,
             fresh=fresh,
+            executor=executor,
+            address=address,
         )
         result = _run(lambda progress: audit(source, data, out_dir, progress=progress, **options), out_dir)
         raise typer.Exit(result.exit_code)
@@ -102,9 +121,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _exit(exc: BaseException | str, code: int) -> None:
+    from rich.markup import escape
+
     from ..cli import err
 
-    err.print(f"[red]error:[/red] {exc}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)  # messages may hold [brackets]
     raise typer.Exit(code)
 
 
