@@ -1,6 +1,6 @@
 """Black-box explanations on the demo model: time, model calls and quality, side by side with openvino-xai.
 
-    .venv/bin/python bench/blackbox.py            # about 10 minutes on 2 cores (less without openvino-xai)
+    .venv/bin/python bench/blackbox.py            # 11 to 20 minutes on 2 cores, depending on their load
     .venv/bin/python bench/blackbox.py --quick    # a smoke run: few masks, two photos, no openvino-xai
 
 For every configuration it prints the median wall time per image, the model calls per image, the cost per model

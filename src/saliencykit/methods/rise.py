@@ -8,7 +8,10 @@ Two changes to the published estimator make the same quality cost far fewer mode
 - the *orthogonal* mask design (:mod:`saliencykit.methods.sampling`) keeps every cell in exactly half of the masks
   and every pair of cells together in exactly a quarter, so the cells' effects do not leak into each other.
 
-With both, 128 masks reach the insertion-minus-deletion AUC that plain RISE reaches with several thousand.
+On the five demo photos (insertion minus deletion AUC, 8 x 8 cells): 128 masks with both score 0.48 where
+plain RISE scores 0.34 (0.46 with 512 masks); 256 masks score 0.50, against 0.52-0.54 for plain RISE with 5000
+masks (openvino-xai's default, 20 times the model calls) and 0.51 for the converged map. Antithetic pairs, Sobol'
+points, cubic up-sampling and log-probability scores did not add to that; see the issue report for the numbers.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Random mask designs for RISE-style black-box methods, generated in chunks and up-sampled without Python loops.
 
 A *design* decides which cells of a coarse ``num_cells`` x ``num_cells`` grid a mask keeps. The grid is then
-bilinearly up-sampled to the image with a random sub-cell shift, as in RISE (Petsiuk et al. 2018). Designs:
+up-sampled to the image with a random sub-cell shift, as in RISE (Petsiuk et al. 2018): bilinearly, or bicubically
+and clipped like openvino-xai, as two batched matrix products that equal ``cv2.resize``. Designs:
 
 - ``"random"``: every cell kept independently with probability ``prob`` (RISE as published, openvino-xai's);
 - ``"sobol"``: cells from a scrambled Sobol' sequence thresholded at ``prob`` (quasi-random: every cell is kept in
@@ -13,7 +14,8 @@ bilinearly up-sampled to the image with a random sub-cell shift, as in RISE (Pet
 
 ``antithetic=True`` follows every mask by its complement ``1 - mask`` (same shift): together they cover every pixel
 exactly once, and with the orthogonal design they form a *fold-over* design, in which the cells' main effects are
-not confounded with two-cell interactions either.
+not confounded with two-cell interactions either. (On the demo photos the orthogonal design alone did as well:
+the centered estimator of :class:`~saliencykit.methods.RISE` already removes the coverage noise pairs cancel.)
 
 Everything is seeded through a :class:`numpy.random.Generator`; the same seed gives the same masks in the same
 order, whatever the chunk size.
