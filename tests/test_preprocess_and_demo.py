@@ -57,8 +57,9 @@ def test_preprocess_in_the_graph_equals_numpy(channel_order, layout):
     shape = [-1, 3, 8, 10] if layout == "NCHW" else [-1, 8, 10, 3]
     param = ops.parameter(shape, np.float32, name="x")
     identity = ov.Model([ops.multiply(param, ops.constant(np.float32(1.0)))], [param])
-    p = sk.Preprocess(size=(8, 10), mean=(120.0, 110.0, 100.0), std=(60.0, 50.0, 40.0), channel_order=channel_order,
-                      layout=layout)
+    p = sk.Preprocess(
+        size=(8, 10), mean=(120.0, 110.0, 100.0), std=(60.0, 50.0, 40.0), channel_order=channel_order, layout=layout
+    )
     images = np.random.default_rng(0).integers(0, 256, (2, 30, 40, 3), dtype=np.uint8)
     pixels = np.stack([p.resize_image(im) for im in images])
     graph = sk.ModelRunner(p.embed(identity))(pixels)
