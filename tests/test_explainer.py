@@ -171,3 +171,8 @@ def test_targets_chosen_per_image_by_a_callable(demo_explainer, photos):
     assert seen == [(0, 285), (1, 967), (2, 540)]
     alone = demo_explainer(photos["coffee"], targets=[967, 285])
     np.testing.assert_allclose(explanations[1].maps[285], alone.maps[285], atol=1e-5)
+
+
+def test_blackbox_methods_by_name(photos):
+    explainer = sk.demo.explainer(method="aise")
+    assert explainer.method.name == "aise" and not explainer.whitebox

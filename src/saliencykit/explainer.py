@@ -12,7 +12,7 @@ import numpy as np
 from .errors import GraphError, MethodError
 from .explanation import Explanation
 from .images import check_image
-from .methods import RISE, BlackBoxMethod, WhiteBoxMethod
+from .methods import RISE, BlackBoxMethod, WhiteBoxMethod, get_method
 from .methods.base import SALIENCY_OUTPUT
 from .pipeline import ModelSource, Pipeline
 from .preprocess import Postprocess, Preprocess
@@ -111,8 +111,8 @@ class Explainer:
 
     def _choose(self, mode: str, method: Any, target_layer: str | None) -> tuple[Any, str]:
         self._xai_graph = None
-        if isinstance(method, str) and method.lower() == "rise":
-            method = RISE()
+        if isinstance(method, str) and method.lower() in ("rise", "aise"):
+            method = get_method(method)  # black-box methods take no target layer
         if isinstance(method, BlackBoxMethod):
             if mode == "whitebox":
                 raise MethodError(f"method '{method.name}' is black-box but mode='whitebox'.")
