@@ -290,6 +290,9 @@ def test_blackbox_explainer_takes_every_model_kind(kind, model_sources):
         m = explanation.maps[t]
         assert m.shape == (SIZE, SIZE) and m.dtype == np.float32 and np.isfinite(m).all()
     assert explanation.stats["model_calls"] == 65 and not explanation.stats["whitebox"]
+    assert explanation.stats["settings"]["num_masks"] == 64
+    where = "blended on the host" if kind == "callable" else "blended inside the compiled graph"
+    assert where in explanation.stats["perturbed"]
 
 
 def test_same_maps_from_torch_onnx_and_ir(model_sources):
@@ -305,6 +308,29 @@ def test_same_maps_from_torch_onnx_and_ir(model_sources):
         maps.append(explainer(image, targets=1).maps[1])
     np.testing.assert_allclose(maps[0], maps[1], atol=1e-3)
     np.testing.assert_allclose(maps[0], maps[2], atol=1e-3)
+
+
+@pytest.mark.parametrize("method", [RISE(num_masks=40, num_cells=4, batch_size=16), AISE(preset="speed")])
+def test_masks_blended_inside_the_graph_give_the_host_blends_maps(method, model_sources):
+    explainer = sk.Explainer(
+        model_sources["ir"], mode="blackbox", method=method, preprocess=sk.Preprocess(size=SIZE, std=255.0)
+    )
+    pipeline = explainer.pipeline
+    image = np.random.default_rng(2).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    pixels = pipeline.pixels(image)
+    assert pipeline.blend_scorer(pixels, pipeline.fill) is not None
+    assert pipeline.blend_scorer(pixels, pipeline.fill + 1) is None  # another fill than the graph's: host path
+    on_host = method.explain(pipeline.predict_pixels, pixels, [0, 1], fill=pipeline.fill)  # a plain callable
+    explanation = explainer(image, targets=[0, 1])
+    if isinstance(method, RISE):
+        assert explanation.stats["model_calls"] == 41  # the in-graph calls are counted too
+    for k, t in enumerate((0, 1)):
+        np.testing.assert_allclose(explanation.maps[t], sk.visualize.normalize(on_host[k]), atol=1e-4)
+
+
+def test_a_callable_model_has_no_in_graph_blend():
+    explainer = sk.Explainer(_toy_predict, mode="blackbox", preprocess=sk.Preprocess(size=SIZE, std=255.0))
+    assert explainer.pipeline.blend_scorer(_pixels(), 0.0) is None
 
 
 # --------------------------------------------------------------------------------------------- the demo model

@@ -57,3 +57,12 @@ def test_explain_writes_overlays_named_by_label_and_score(tmp_path, photo_files,
         expected |= {p.name for p in [out / explanation.file_name(t, f"{name}_", "_") for t in explanation.targets]}
     assert {p.name for p in out.iterdir()} == expected
     assert "chelsea_Egyptian_cat_0.7" in " ".join(sorted(expected)) or "chelsea_Egyptian_cat_0.8" in " ".join(expected)
+
+
+def test_blackbox_explain_shows_a_bar_of_model_calls(tmp_path, photo_files):
+    out = tmp_path / "maps"
+    result = run("explain", "demo", photo_files["chelsea"], "--mode", "blackbox", "--method", "rise", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "rise" in result.stderr
+    assert "model calls" in result.stderr and "256/256" in result.stderr  # RISE()'s masks, counted as they go
+    assert len(list(out.glob("chelsea_Egyptian_cat_*.jpg"))) == 1

@@ -62,6 +62,28 @@ def test_a_model_with_a_hard_coded_batch_still_gives_per_sample_results():
     assert model.inputs[0].get_partial_shape().is_static  # the caller's model is left as it was
 
 
+def test_fixed_batch_pads_the_last_chunk_and_agrees_with_the_dynamic_batch(demo_model, photos):
+    fixed = sk.ModelRunner(demo_model, chunk_size=4, fixed_batch=True)
+    dynamic = sk.ModelRunner(demo_model, chunk_size=4)
+    assert fixed.fixed_batch == 4 and dynamic.fixed_batch is None
+    images = [sk.demo.preprocess(im) for im in photos.values()]
+    batch = np.concatenate([images[i % len(images)] for i in range(7)])
+    expected = dynamic(batch)
+    for n in (1, 4, 7):  # one padded request, one full request, two requests through the queue
+        out = fixed(batch[:n])
+        assert out.shape == (n, 1000)
+        np.testing.assert_allclose(out, expected[:n], atol=1e-4)
+
+
+def test_fixed_batch_falls_back_when_the_batch_does_not_reach_the_output():
+    param = ops.parameter([1, 3], np.float32, name="x")  # sums over the batch: the output batch stays 1
+    model = ov.Model([ops.reduce_sum(ops.multiply(param, np.float32(2)), np.array([0]), True)], [param])
+    runner = sk.ModelRunner(model, chunk_size=4, fixed_batch=True)
+    assert runner.fixed_batch is None and not runner.dynamic_batch  # one sample per request instead
+    batch = np.random.default_rng(0).random((5, 3), dtype=np.float32)
+    np.testing.assert_allclose(runner(batch), 2 * batch, rtol=1e-6)
+
+
 def test_wrong_input_size_for_a_fixed_model_is_a_clear_error(demo_model):
     runner = sk.ModelRunner(demo_model)
     with pytest.raises(ModelInputError, match=r"fixed shape.*\(1, 3, 100, 100\).*Resize"):
@@ -79,6 +101,9 @@ def test_several_inputs_need_a_name():
     with pytest.raises(ModelInputError, match="constant_inputs"):
         sk.ModelRunner(model, input_name="image")
     runner = sk.ModelRunner(model, input_name="image", constant_inputs={"scale": np.full((1, 3), 2, np.float32)})
+    np.testing.assert_allclose(runner(np.ones((4, 3), np.float32)), np.full((4, 3), 2.0))
+    once = runner.infer(np.ones((4, 3), np.float32), inputs={"scale": np.full((1, 3), 5, np.float32)})[0]
+    np.testing.assert_allclose(once, np.full((4, 3), 5.0))  # for this call only
     np.testing.assert_allclose(runner(np.ones((4, 3), np.float32)), np.full((4, 3), 2.0))
 
 

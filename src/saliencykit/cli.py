@@ -160,9 +160,15 @@ def _explain_paths(explainer, paths: list[Path], targets, out_dir: Path, raw: bo
     failed = 0
     with _progress() as progress:
         task = progress.add_task("explaining", total=len(paths), rate="")
+        calls = progress.add_task("  model calls", total=None, visible=False, rate="")
+
+        def on_calls(done: int, total: int) -> None:  # black-box methods: a bar within the image
+            progress.update(calls, completed=done, total=total, visible=True)
+
         for n, path in enumerate(paths, 1):
             try:
-                explanation = explainer(read_image(path), targets=targets)
+                progress.reset(calls, total=None, visible=False)
+                explanation = explainer(read_image(path), targets=targets, progress=on_calls)
                 prefix = f"{path.stem}_"
                 explanation.save(out_dir, prefix=prefix, postfix="_")
                 if raw:
@@ -188,7 +194,9 @@ def explain(
     images: list[Path] = typer.Argument(..., help="Image files or folders."),
     targets: str = typer.Option("top:1", "--targets", "-t", help="top:K, all, or indices/names, comma-separated."),
     out_dir: Path = typer.Option(Path("saliency-maps"), "--out", "-o", help="Output folder for the overlays."),
-    method: str = typer.Option(None, "--method", help="reciprocam, vit_reciprocam, activation_map, rise."),
+    method: str = typer.Option(
+        None, "--method", help="reciprocam, vit_reciprocam, activation_map (white-box); rise, aise (black-box)."
+    ),
     mode: str = typer.Option("auto", "--mode", help="auto, whitebox or blackbox."),
     target_layer: str = typer.Option(None, "--target-layer", help="Node name of the feature map to explain."),
     raw: bool = typer.Option(False, "--raw", help="Also save float maps as .npz."),

@@ -205,19 +205,20 @@ class Explainer:
         results = []
         for i, image in enumerate(images):
             start = time.perf_counter()
-            calls = 0
-
-            def predict(batch: np.ndarray) -> np.ndarray:
-                nonlocal calls
-                calls += len(batch)
-                return self.pipeline.predict_pixels(batch)
-
+            predict = _CountedPredict(self.pipeline)
             pixels = self.pipeline.pixels(image)
             scores = predict(pixels[None])[0]
             chosen = resolve_targets(_for_image(targets, scores, i), scores, self.label_names)
             raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill, progress=self._progress)
             maps = {t: normalize(raw[k]) for k, t in enumerate(chosen)}
-            stats = {"model_calls": calls, "wall_time_s": time.perf_counter() - start, "whitebox": False}
+            stats = {
+                "model_calls": predict.calls,
+                "wall_time_s": time.perf_counter() - start,
+                "whitebox": False,
+                "perturbed": predict.perturbed(),
+            }
+            if hasattr(self.method, "settings"):
+                stats["settings"] = self.method.settings()
             results.append(self._explanation(image, chosen, maps, scores, keep_image, stats))
         return results
 
@@ -226,6 +227,39 @@ class Explainer:
         if self.task == "detection":
             return self._detection.detect(list(images))
         return self.pipeline.predict(images)
+
+
+class _CountedPredict:
+    """The ``predict`` a black-box method gets: the pipeline's, counting model calls, with the in-graph blend."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.calls = 0
+        self.in_graph = False
+
+    def perturbed(self) -> str:
+        """What the method's perturbations were applied to (``explanation.stats["perturbed"]``)."""
+        if self.in_graph:
+            return "resized image, blended inside the compiled graph (normalisation in the graph)"
+        if self.pipeline.declarative:
+            return "resized image, blended on the host (normalisation in the graph)"
+        return "original image, blended on the host, then preprocessed by the callable for every copy"
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.calls += len(batch)
+        return self.pipeline.predict_pixels(batch)
+
+    def blend_scorer(self, pixels: np.ndarray, fill: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray] | None:
+        score = self.pipeline.blend_scorer(pixels, fill)
+        if score is None:
+            return None
+        self.in_graph = True
+
+        def counted(masks: np.ndarray) -> np.ndarray:
+            self.calls += len(masks)
+            return score(masks)
+
+        return counted
 
 
 def _for_image(targets: Targets | Callable, scores: np.ndarray, index: int) -> Targets:

@@ -38,7 +38,7 @@ import numpy as np
 from scipy.optimize import Bounds, direct
 
 from ..errors import MethodError
-from .base import Predict
+from .base import Predict, blend_scorer
 from .rise import FlatMapWarning
 
 #: openvino-xai's AISE presets: preset -> (evaluations per kernel width, kernel widths)
@@ -138,8 +138,7 @@ class AISE:
     def _search(self, predict, pixels, targets, fill, windows, progress):
         """Run every (target, width) DIRECT search, batched; returns the searches and their visited points."""
         iterations, widths = self._sizes()
-        fill = np.broadcast_to(np.asarray(fill, np.float32), (3,))
-        delta = np.asarray(pixels, np.float32) - fill
+        score_masks = blend_scorer(predict, pixels, fill)
         searches = [(k, width) for k in range(len(targets)) for width in widths]
         history: list[list[tuple[np.ndarray, float]]] = [[] for _ in searches]
         total = len(searches) * iterations
@@ -150,10 +149,8 @@ class AISE:
             ids = sorted(requests)
             points = np.stack([requests[i] for i in ids])
             kept = windows.masks(points, np.array([searches[i][1] for i in ids]))
-            images = [kept[..., None] * delta + fill]
-            if self.deletion:
-                images.append((1.0 - kept)[..., None] * delta + fill)
-            scores = np.asarray(predict(np.concatenate(images)), np.float64)
+            images = [kept, 1.0 - kept] if self.deletion else [kept]
+            scores = np.asarray(score_masks(np.concatenate(images)), np.float64)
             if scores.ndim != 2 or scores.shape[0] != len(ids) * len(images):
                 raise MethodError(
                     f"predict returned scores of shape {scores.shape} for {len(ids) * len(images)} images."

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MethodError
-from .base import Predict
+from .base import Predict, blend_scorer
 from .sampling import DESIGNS, INTERPOLATIONS, MaskSampler
 
 #: openvino-xai's RISE presets: preset -> (num_masks, num_cells)
@@ -153,17 +153,14 @@ class RISE:
         total, _ = self._sizes()
         h, w = pixels.shape[:2]
         targets = [int(t) for t in targets]
-        fill = np.broadcast_to(np.asarray(fill, np.float32), (3,))
-        delta = np.asarray(pixels, np.float32) - fill
+        score = blend_scorer(predict, pixels, fill)
         sampler = self.sampler_for((h, w))
         acc = _Accumulator(len(targets), h * w, self.estimator)
         done = 0
         while done < total:
             count = min(int(self.batch_size), total - done)
             masks = sampler.draw(count)
-            batch = masks[..., None] * delta
-            batch += fill
-            scores = np.asarray(predict(batch), np.float64)
+            scores = np.asarray(score(masks), np.float64)
             if scores.ndim != 2 or scores.shape[0] != count:
                 raise MethodError(f"predict returned scores of shape {scores.shape} for a batch of {count} images.")
             acc.add(scores[:, targets], masks.reshape(count, -1))
