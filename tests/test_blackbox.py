@@ -318,8 +318,11 @@ def test_masks_blended_inside_the_graph_give_the_host_blends_maps(method, model_
     pipeline = explainer.pipeline
     image = np.random.default_rng(2).integers(0, 255, (40, 50, 3), dtype=np.uint8)
     pixels = pipeline.pixels(image)
-    assert pipeline.blend_scorer(pixels, pipeline.fill) is not None
-    assert pipeline.blend_scorer(pixels, pipeline.fill + 1) is None  # another fill than the graph's: host path
+    blurred = cv2.GaussianBlur(pixels, (0, 0), 3)
+    masks = np.random.default_rng(3).random((5, SIZE, SIZE), dtype=np.float32)
+    for base in (pipeline.fill, blurred):  # a colour or an image: the graph's blend equals the host's
+        expected = pipeline.predict_pixels(base + masks[..., None] * (pixels - base))
+        np.testing.assert_allclose(pipeline.blend_scorer(pixels, base)(masks), expected, atol=1e-5)
     on_host = method.explain(pipeline.predict_pixels, pixels, [0, 1], fill=pipeline.fill)  # a plain callable
     explanation = explainer(image, targets=[0, 1])
     if isinstance(method, RISE):

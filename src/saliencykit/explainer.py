@@ -249,8 +249,8 @@ class _CountedPredict:
         self.calls += len(batch)
         return self.pipeline.predict_pixels(batch)
 
-    def blend_scorer(self, pixels: np.ndarray, fill: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray] | None:
-        score = self.pipeline.blend_scorer(pixels, fill)
+    def blend_scorer(self, pixels: np.ndarray, base: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray] | None:
+        score = self.pipeline.blend_scorer(pixels, base)
         if score is None:
             return None
         self.in_graph = True

@@ -17,7 +17,7 @@ import numpy as np
 import openvino as ov
 
 from .errors import GraphError, PreprocessError
-from .graph.blend import IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
+from .graph.blend import BASE_INPUT, IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
 from .images import check_image
 from .model import ModelRunner, _is_torch_module, load_model
 from .preprocess import Postprocess, Preprocess, apply_postprocess, resolve_postprocess
@@ -125,37 +125,37 @@ class Pipeline:
             self._plain_runner = self.compile()
         return self.scores(self.run(self._plain_runner, pixel_batch)[0])
 
-    def blend_scorer(self, pixels: np.ndarray, fill: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray] | None:
-        """``score(masks)``: class scores (N, C) of ``pixels`` blended towards ``fill`` by masks (N, H, W) in [0, 1].
+    def blend_scorer(self, pixels: np.ndarray, base: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray] | None:
+        """``score(masks)``: class scores (N, C) of ``pixels`` blended towards ``base`` by masks (N, H, W) in [0, 1].
 
-        The blend ``fill + masks * (pixels - fill)`` runs inside the compiled graph
-        (:func:`saliencykit.graph.blend.insert_mask_blend`), compiled once for batches of
-        ``BLEND_CHUNK`` masks. None when that is not possible (a Python callable model, opaque preprocessing,
-        another fill): black-box methods then blend on the host.
+        ``base`` is a colour (3,) or an image like ``pixels``. The blend ``base + masks * (pixels - base)`` runs
+        inside the compiled graph (:func:`saliencykit.graph.blend.insert_mask_blend`), compiled once for batches of
+        ``BLEND_CHUNK`` masks. None when there is no graph to edit (a Python callable model, opaque
+        preprocessing): black-box methods then blend on the host.
         """
-        same_fill = np.allclose(np.broadcast_to(np.asarray(fill, np.float32), (3,)), self.fill)
-        if self.ov_model is None or not self.declarative or not same_fill:
+        if self.ov_model is None or not self.declarative:
             return None
         if self._blend_runner is None:
             try:
-                graph = insert_mask_blend(
-                    self.preprocess.embed(self.ov_model, self.input_name), self.fill, self.preprocess.hw
-                )
+                graph = insert_mask_blend(self.preprocess.embed(self.ov_model, self.input_name), self.preprocess.hw)
             except GraphError as exc:
                 log.info("blending on the host: %s", exc)
                 return None
+            blank = np.zeros((1, *self.preprocess.hw, 3), np.float32)
             self._blend_runner = ModelRunner(
                 graph,
                 self.device,
                 MASKS_INPUT,
                 chunk_size=BLEND_CHUNK,
                 fixed_batch=True,
-                constant_inputs={IMAGE_INPUT: np.zeros((1, *self.preprocess.hw, 3), np.float32)},
+                constant_inputs={IMAGE_INPUT: blank, BASE_INPUT: blank},
             )
-        runner, image = self._blend_runner, np.ascontiguousarray(pixels, np.float32)[None]
+        runner = self._blend_runner
+        image = np.ascontiguousarray(pixels, np.float32)[None]
+        inputs = {IMAGE_INPUT: image, BASE_INPUT: np.ascontiguousarray(np.broadcast_to(base, image.shape), np.float32)}
 
         def score(masks: np.ndarray) -> np.ndarray:
-            outputs = runner.infer(np.asarray(masks, np.float32)[..., None], inputs={IMAGE_INPUT: image})
+            outputs = runner.infer(np.asarray(masks, np.float32)[..., None], inputs=inputs)
             return self.scores(outputs[0])
 
         return score

@@ -44,27 +44,29 @@ class BlackBoxMethod(Protocol):
     ) -> np.ndarray: ...
 
 
-#: score(masks (N, H, W) in [0, 1]) -> scores (N, num_classes) of the image blended towards the fill by each mask
+#: score(masks (N, H, W) in [0, 1]) -> scores (N, num_classes) of the image blended towards a base by each mask
 BlendScorer = Callable[[np.ndarray], np.ndarray]
 
 
-def blend_scorer(predict: Predict, pixels: np.ndarray, fill: np.ndarray | float) -> BlendScorer:
-    """How a black-box method scores ``fill + mask * (pixels - fill)`` for a batch of masks.
+def blend_scorer(predict: Predict, pixels: np.ndarray, base: np.ndarray | float) -> BlendScorer:
+    """How a black-box method scores ``base + mask * (pixels - base)`` for a batch of masks.
 
-    When ``predict`` offers ``predict.blend_scorer(pixels, fill)`` (the Explainer's does, for OpenVINO models with
-    declarative preprocessing) the blend runs inside the compiled graph; otherwise it is built here, on the host,
-    and passed to ``predict`` — the path for plain callables and opaque preprocessing.
+    ``base`` is a fill colour (3,) or an image like ``pixels`` (e.g. a blurred copy). When ``predict`` offers
+    ``predict.blend_scorer(pixels, base)`` (the Explainer's does, for OpenVINO models with declarative
+    preprocessing) the blend runs inside the compiled graph; otherwise it is built here, on the host, and passed to
+    ``predict`` — the path for plain callables and opaque preprocessing.
     """
     make = getattr(predict, "blend_scorer", None)
-    scorer = make(pixels, fill) if make is not None else None
+    scorer = make(pixels, base) if make is not None else None
     if scorer is not None:
         return scorer
-    fill = np.broadcast_to(np.asarray(fill, np.float32), (3,))
-    delta = np.asarray(pixels, np.float32) - fill
+    pixels = np.asarray(pixels, np.float32)
+    base = np.broadcast_to(np.asarray(base, np.float32), pixels.shape)
+    delta = pixels - base
 
     def score(masks: np.ndarray) -> np.ndarray:
         batch = np.asarray(masks, np.float32)[..., None] * delta
-        batch += fill
+        batch += base
         return predict(batch)
 
     return score
