@@ -16,8 +16,9 @@ import saliencykit as sk
 from saliencykit.errors import MethodError
 from saliencykit.methods import AISE, METHODS, RISE, BlackBoxMethod, get_method
 from saliencykit.methods.aise import _Windows
-from saliencykit.methods.rise import FlatMapWarning
+from saliencykit.methods.rise import FlatMapWarning, blurred, soft_mask
 from saliencykit.methods.sampling import MaskSampler, interpolation_matrix
+from saliencykit.metrics._common import make_substrate
 
 SIZE = 32
 
@@ -91,11 +92,15 @@ def test_orthogonal_design_needs_half_probability():
 def test_presets_are_openvino_xai_s():
     default = RISE().settings()
     assert (default["num_masks"], default["num_cells"], default["sampler"], default["estimator"]) == (
-        256,
-        8,
+        512,
+        10,
         "orthogonal",
         "centered",
     )
+    assert (default["interpolation"], default["substrates"], default["output"]) == ("cubic", ["blur", "mean"], "soft")
+    balance = RISE(preset="balance").settings()  # openvino-xai's configuration, with our design and estimator
+    assert (balance["num_masks"], balance["num_cells"], balance["interpolation"]) == (5000, 8, "linear")
+    assert (balance["substrates"], balance["output"]) == (["mean"], "raw")
     assert RISE(prob=0.3).settings()["sampler"] == "sobol"
     assert RISE(preset="speed").settings()["num_masks"] == 1000
     assert RISE(preset="balance").settings()["num_cells"] == 8
@@ -113,7 +118,7 @@ def test_presets_are_openvino_xai_s():
     "options",
     [
         {},
-        {"sampler": "random", "estimator": "mean"},
+        {"sampler": "random", "estimator": "mean", "substrates": ("mean",), "output": "raw"},  # published RISE
         {"sampler": "sobol", "prob": 0.4},
         {"sampler": "orthogonal", "antithetic": True},
     ],
@@ -130,6 +135,23 @@ def test_rise_same_seed_same_map_other_seed_other_map(options):
     # the toy model's class 0 looks at the top-left quadrant, class 1 at the bottom-right
     assert a[0, :16, :16].mean() > a[0, 16:, 16:].mean()
     assert a[1, 16:, 16:].mean() > a[1, :16, :16].mean()
+
+
+def test_soft_output_keeps_the_ranking_and_compresses_positive_evidence():
+    ramp = np.tile(np.linspace(-1.0, 1.0, 224, dtype=np.float32), (224, 1))  # smooth: smoothing changes nothing
+    soft = soft_mask(ramp)
+    row = soft[112]
+    assert np.all(np.diff(row[8:-8]) > 0)  # same order as the estimate, away from the borders
+    assert row.max() <= np.tanh(1.0) + 1e-6 and row[-20] > 0.9 * np.tanh(1.0)  # positive evidence near the top
+    assert -0.06 < row.min() < 0  # negative evidence kept, scaled down
+    assert np.array_equal(soft_mask(np.zeros((8, 8), np.float32)), np.zeros((8, 8), np.float32))
+
+
+def test_blur_substrate_is_the_insertion_metrics_blur():
+    pixels = np.random.default_rng(4).uniform(0, 255, (224, 224, 3)).astype(np.float32)
+    expected, name = make_substrate(pixels, "blur", np.zeros(3, np.float32))
+    np.testing.assert_allclose(blurred(pixels), expected, atol=1e-4)
+    assert name == "blur(kernel=11, sigma=5)"
 
 
 def test_constant_model_gives_a_flat_map_and_a_warning():
@@ -173,7 +195,7 @@ def test_progress_counts_up_to_the_total():
     RISE(num_masks=100, num_cells=4, batch_size=32).explain(
         _toy_predict, _pixels(), [0], progress=lambda done, total: calls.append((done, total))
     )
-    assert calls == [(32, 100), (64, 100), (96, 100), (100, 100)]
+    assert calls == [(32, 100), (50, 100), (82, 100), (100, 100)]  # 50 masks per substrate, 32 per batch
     calls.clear()
     AISE(preset="speed").explain(_toy_predict, _pixels(), [0, 1], progress=lambda d, t: calls.append((d, t)))
     done = [d for d, _ in calls]
@@ -302,12 +324,12 @@ def test_same_maps_from_torch_onnx_and_ir(model_sources):
         explainer = sk.Explainer(
             model_sources[kind],
             mode="blackbox",
-            method=RISE(num_masks=64, num_cells=4),
+            method=RISE(num_masks=64, num_cells=4, output="raw"),  # the estimates themselves
             preprocess=sk.Preprocess(size=SIZE, std=255.0),
         )
         maps.append(explainer(image, targets=1).maps[1])
-    np.testing.assert_allclose(maps[0], maps[1], atol=1e-3)
-    np.testing.assert_allclose(maps[0], maps[2], atol=1e-3)
+    np.testing.assert_allclose(maps[0], maps[1], atol=3e-3)
+    np.testing.assert_allclose(maps[0], maps[2], atol=3e-3)
 
 
 @pytest.mark.parametrize("method", [RISE(num_masks=40, num_cells=4, batch_size=16), AISE(preset="speed")])
