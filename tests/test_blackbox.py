@@ -92,7 +92,7 @@ def test_orthogonal_design_needs_half_probability():
 def test_presets_are_openvino_xai_s():
     default = RISE().settings()
     assert (default["num_masks"], default["num_cells"], default["sampler"], default["estimator"]) == (
-        512,
+        384,
         10,
         "orthogonal",
         "centered",
@@ -199,7 +199,7 @@ def test_progress_counts_up_to_the_total():
     calls.clear()
     AISE(preset="speed").explain(_toy_predict, _pixels(), [0, 1], progress=lambda d, t: calls.append((d, t)))
     done = [d for d, _ in calls]
-    assert done == sorted(done) and len(set(done)) == len(done) and calls[-1] == (120, 120)
+    assert done == sorted(done) and len(set(done)) == len(done) and calls[-1] == (240, 240)  # model inputs
 
 
 @pytest.mark.parametrize("method", [RISE(num_masks=500, num_cells=4, batch_size=16), AISE(preset="speed")])

@@ -64,5 +64,18 @@ def test_blackbox_explain_shows_a_bar_of_model_calls(tmp_path, photo_files):
     result = run("explain", "demo", photo_files["chelsea"], "--mode", "blackbox", "--method", "rise", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "rise" in result.stderr
-    assert "model calls" in result.stderr and "512/512" in result.stderr  # RISE()'s masks, counted as they go
+    assert "model calls" in result.stderr and "384/384" in result.stderr  # RISE()'s masks, counted as they go
     assert len(list(out.glob("chelsea_Egyptian_cat_*.jpg"))) == 1
+
+
+def test_explain_takes_openvino_xai_presets_and_refuses_them_for_white_box(tmp_path, photo_files):
+    result = run("explain", "demo", photo_files["coffee"], "--preset", "fast", "--out", str(tmp_path / "a"))
+    assert result.returncode == 2 and "preset='fast'" in result.stderr and "Traceback" not in result.stderr
+    result = run("explain", "demo", photo_files["coffee"], "--method", "reciprocam", "--preset", "speed")
+    assert result.returncode == 2 and "black-box methods" in result.stderr
+    result = run(
+        "explain", "demo", photo_files["coffee"], "--method", "aise", "--preset", "speed", "--out", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "aise" in result.stderr and "120/120" in result.stderr  # 20 evaluations x 3 widths x kept/deleted
+    assert len(list(tmp_path.glob("coffee_espresso_*.jpg"))) == 1

@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .errors import SaliencyKitError
+from .errors import MethodError, SaliencyKitError
 from .images import IMAGE_SUFFIXES, read_image
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Explain what computer-vision models look at.")
@@ -198,6 +198,10 @@ def explain(
         None, "--method", help="reciprocam, vit_reciprocam, activation_map (white-box); rise, aise (black-box)."
     ),
     mode: str = typer.Option("auto", "--mode", help="auto, whitebox or blackbox."),
+    preset: str = typer.Option(
+        None, "--preset", help="Black-box presets (openvino-xai's): speed, balance or quality; implies --mode blackbox."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the black-box methods: the same seed gives the same maps."),
     target_layer: str = typer.Option(None, "--target-layer", help="Node name of the feature map to explain."),
     raw: bool = typer.Option(False, "--raw", help="Also save float maps as .npz."),
     size: int = SizeOpt,
@@ -212,6 +216,18 @@ def explain(
     from .explainer import Explainer
 
     try:
+        if preset is not None or seed:
+            from .methods import get_method
+
+            name = (method or "rise").lower()
+            if name not in ("rise", "aise"):
+                raise MethodError(f"--preset and --seed are for the black-box methods rise and aise, not '{method}'.")
+            if name == "aise" and seed:
+                raise MethodError("aise is deterministic (a DIRECT search): it takes no --seed.")
+            options = {"seed": seed} if name == "rise" else {}
+            if preset is not None:
+                options["preset"] = preset
+            method, mode = get_method(name, **options), "blackbox"
         source, preprocess, label_names = _pipeline_options(model, size, mean, std, bgr, layout, resize, labels)
         explainer = Explainer(
             source, preprocess, mode=mode, method=method, target_layer=target_layer, label_names=label_names

@@ -164,7 +164,7 @@ class ModelRunner:
 
     ``fixed_batch=True`` compiles the model for batches of exactly ``chunk_size`` (the last chunk is padded):
     for callers that always send many samples, such as black-box methods. Static shapes let the CPU plugin
-    plan memory once; on the demo model that is 12% less time per image than a dynamic batch
+    plan memory once; on the demo model that is 13% less time per image than a dynamic batch
     (``bench/blackbox.py``). Models whose batch cannot be fixed keep the dynamic path.
     """
 

@@ -141,7 +141,8 @@ class AISE:
         score_masks = blend_scorer(predict, pixels, fill)
         searches = [(k, width) for k in range(len(targets)) for width in widths]
         history: list[list[tuple[np.ndarray, float]]] = [[] for _ in searches]
-        total = len(searches) * iterations
+        per_point = 2 if self.deletion else 1  # kept and deleted window: two model inputs per point
+        total = len(searches) * iterations * per_point
         done = 0
 
         def score(requests: dict[int, np.ndarray]) -> dict[int, float]:
@@ -161,7 +162,7 @@ class AISE:
                 value = scores[j, target] - (scores[len(ids) + j, target] if self.deletion else 0.0)
                 history[i].append((requests[i], float(value)))
                 out[i] = value
-            done += len(ids)
+            done += len(ids) * per_point
             if progress is not None:
                 progress(done, total)
             return out

@@ -16,7 +16,7 @@ Four changes to the published method make the same quality cost far fewer model 
   as a mask, keeps what the model needs (what ADCC's average drop and coherency measure) instead of half-keeping
   every pixel of no effect.
 
-``RISE()`` (512 masks, 10 x 10 cells, cubic up-sampling, both substrates, soft output) is the black-box default.
+``RISE()`` (384 masks, 10 x 10 cells, cubic up-sampling, both substrates, soft output) is the black-box default.
 With a ``preset`` the method is openvino-xai's configuration (mean substrate only, raw output) with the first two
 changes; ``sampler="random", estimator="mean"`` gives the published estimator. The blur is the one of the RISE
 paper's insertion metric (sigma 5 px, 11 taps at 224 px): ``bench/blackbox.py`` also scores every map with
@@ -41,7 +41,7 @@ from .sampling import DESIGNS, INTERPOLATIONS, MaskSampler
 PRESETS: dict[str, tuple[int, int]] = {"speed": (1000, 4), "balance": (5000, 8), "quality": (10000, 12)}
 #: without a preset: the best quality per second we measured on the demo model (see the module docstring)
 DEFAULT: dict[str, Any] = {
-    "num_masks": 512,
+    "num_masks": 384,
     "num_cells": 10,
     "interpolation": "cubic",
     "substrates": ("blur", "mean"),
@@ -73,12 +73,12 @@ class RISE:
     normalisation) and/or a blurred copy of the image; the blend runs inside the compiled graph when the model is
     an OpenVINO graph with declarative preprocessing.
 
-    ``RISE()`` is 512 orthogonal masks of 10 x 10 cells, cubic up-sampling, half blurred and half greyed, the
+    ``RISE()`` is 384 orthogonal masks of 10 x 10 cells, cubic up-sampling, half blurred and half greyed, the
     centered estimator and the soft-mask output (see the module docstring for why). ``RISE(preset="balance",
     sampler="random", estimator="mean", interpolation="cubic")`` is openvino-xai's RISE (5000 masks).
 
     Args:
-        num_masks: model calls per image (default 512, or the preset's).
+        num_masks: model calls per image (default 384, or the preset's).
         num_cells: grid cells per side (default 10, or the preset's).
         prob: probability that a cell is kept.
         seed: seeds every random choice; the same seed gives the same map.
@@ -99,7 +99,7 @@ class RISE:
         batch_size: masks per model call (the runner splits them further into asynchronous chunks).
 
     >>> RISE().settings()["num_masks"], RISE(preset="speed").settings()["num_masks"]
-    (512, 1000)
+    (384, 1000)
     """
 
     num_masks: int | None = None
