@@ -21,6 +21,14 @@ With a ``preset`` the method is openvino-xai's configuration (mean substrate onl
 changes; ``sampler="random", estimator="mean"`` gives the published estimator. The blur is the one of the RISE
 paper's insertion metric (sigma 5 px, 11 taps at 224 px): ``bench/blackbox.py`` also scores every map with
 another blur and substrate, so the comparison does not rest on that match.
+
+Measured by ``bench/blackbox.py`` on the five demo photos (2 cores): ``RISE()`` takes 1.56 s per image for an
+insertion-minus-deletion AUC of 0.580 and an ADCC of 0.845; openvino-xai's RISE with 5000 masks takes 36.4 s for
+0.539 and 0.800. Under the held-out protocol (insertion from a sigma-10 blur, deletion to black) the 5000-mask
+map is ahead, 0.472 against 0.418: part of the gain comes from perturbing the way the standard protocol removes
+pixels. Below about 200 masks the two-substrate soft map gets noisy (ADCC 0.63 at 128 masks); for small budgets
+``RISE(num_masks=64, num_cells=8, interpolation="linear", substrates=("mean",), output="raw")`` is better
+(0.26 s, 0.424, ADCC 0.730).
 """
 
 from __future__ import annotations
