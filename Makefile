@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/whitebox.py
 	$(PY) bench/metrics.py
 	$(PY) bench/blackbox.py
+	$(PY) bench/blas_threads.py
 	$(PY) bench/audit.py
 	$(PY) bench/detection.py
 
