@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .errors import GraphError, MethodError
 from .explanation import Explanation
@@ -211,7 +209,7 @@ class Explainer:
             pixels = self.pipeline.pixels(image)
             scores = predict(pixels[None])[0]
             chosen = resolve_targets(_for_image(targets, scores, i), scores, self.label_names)
-            with _quiet_blas(self.pipeline):
+            with self.pipeline.quiet_blas():
                 raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill, progress=self._progress)
             maps = {t: normalize(raw[k]) for k, t in enumerate(chosen)}
             stats = {
@@ -230,15 +228,6 @@ class Explainer:
         if self.task == "detection":
             return self._detection.detect(list(images))
         return self.pipeline.predict(images)
-
-
-def _quiet_blas(pipeline: Pipeline) -> contextlib.AbstractContextManager:
-    """One BLAS thread while OpenVINO infers: numpy's BLAS threads keep spinning after each mask draw and
-    accumulation and take the cores from the inference (measured on 2 cores: 4.7 -> 3.9 ms per RISE model call).
-    A Python callable model keeps its BLAS threads: it may need them itself."""
-    if pipeline.ov_model is None:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _CountedPredict:

@@ -8,6 +8,7 @@ graph; with an opaque callable it runs per image in Python.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import openvino as ov
+from threadpoolctl import threadpool_limits
 
 from .errors import GraphError, PreprocessError
 from .graph.blend import BASE_INPUT, IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
@@ -159,6 +161,17 @@ class Pipeline:
             return self.scores(outputs[0])
 
         return score
+
+    def quiet_blas(self) -> contextlib.AbstractContextManager:
+        """One BLAS thread while this pipeline's OpenVINO model infers (black-box explanations).
+
+        numpy's BLAS threads keep spinning after each mask draw and accumulation and take the cores from the
+        inference: RISE() on 2 cores, 4.81 -> 4.02 ms per model call (``bench/blas_threads.py``). A Python
+        callable model keeps its BLAS threads: it may need them itself.
+        """
+        if self.ov_model is None:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=1, user_api="blas")
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class scores (N, C) for RGB uint8 images."""

@@ -320,9 +320,10 @@ class DetectionExplainer:
         if chosen:
             boxes = np.stack([t.box for t in chosen])
             classes = np.array([t.cls for t in chosen], np.int64)
-            raw = self.method.explain(
-                detect, pixels, boxes, classes, fill=self.pipeline.fill, progress=getattr(self, "_progress", None)
-            )
+            with self.pipeline.quiet_blas():
+                raw = self.method.explain(
+                    detect, pixels, boxes, classes, fill=self.pipeline.fill, progress=getattr(self, "_progress", None)
+                )
             maps = {t.key: np.asarray(raw[k], np.float32) for k, t in enumerate(chosen)}
         stats = {"model_calls": calls, "wall_time_s": time.perf_counter() - start, "whitebox": False}
         settings = getattr(self.method, "settings", None)
