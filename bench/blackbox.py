@@ -33,15 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _common import median_seconds
+from _common import BENCH, OXAI_PYTHON, median_seconds
 
 import saliencykit as sk
 from saliencykit.methods import AISE, RISE
 from saliencykit.metrics import adcc, insertion_deletion_auc
 from saliencykit.metrics._common import as_uint8, make_substrate, map_at, unit_map
-
-HERE = Path(__file__).resolve().parent
-OXAI_PYTHON = HERE / ".venv-oxai" / "bin" / "python"
 
 
 @dataclass
@@ -179,7 +176,9 @@ class _Oxai:
             "jobs": jobs,
         }
         (self.folder / f"{tag}.json").write_text(json.dumps(spec))
-        subprocess.run([str(OXAI_PYTHON), str(HERE / "oxai_blackbox.py"), str(self.folder / f"{tag}.json")], check=True)
+        subprocess.run(
+            [str(OXAI_PYTHON), str(BENCH / "oxai_blackbox.py"), str(self.folder / f"{tag}.json")], check=True
+        )
         with np.load(self.folder / f"{tag}_out.npz") as data:
             return {k: data[k] for k in data.files}
 

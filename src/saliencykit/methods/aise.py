@@ -167,25 +167,7 @@ class AISE:
                 progress(done, total)
             return out
 
-        def search(evaluate: Callable[[np.ndarray], float]) -> None:
-            count = 0
-
-            def objective(x: np.ndarray) -> float:
-                nonlocal count
-                if count == iterations:  # DIRECT finishes its iteration past maxfun: those points are not used
-                    raise _Budget
-                count += 1
-                return -evaluate(x)
-
-            with contextlib.suppress(_Budget):
-                direct(
-                    objective,
-                    Bounds([0.0, 0.0], [1.0, 1.0]),
-                    eps=self.solver_epsilon,
-                    maxfun=iterations,
-                    locally_biased=self.locally_biased,
-                )
-
+        search = direct_search(iterations, self.solver_epsilon, self.locally_biased)
         _run_batched(len(searches), search, score)
         return searches, history
 
@@ -247,6 +229,28 @@ class _Windows:
         gy = self._bumps(self.ys, points[:, 0], widths)
         gx = self._bumps(self.xs, points[:, 1], widths)
         return (gy.T * weights[None, :]) @ gx
+
+
+def direct_search(iterations: int, eps: float, locally_biased: bool) -> Callable[[Callable[[np.ndarray], float]], None]:
+    """``search(evaluate)``: maximise ``evaluate`` over [0, 1]^2 with DIRECT, using exactly ``iterations`` points.
+
+    DIRECT finishes its iteration past ``maxfun``; the points beyond the budget are not evaluated.
+    """
+
+    def search(evaluate: Callable[[np.ndarray], float]) -> None:
+        count = 0
+
+        def objective(x: np.ndarray) -> float:
+            nonlocal count
+            if count == iterations:
+                raise _Budget
+            count += 1
+            return -evaluate(x)
+
+        with contextlib.suppress(_Budget):
+            direct(objective, Bounds([0.0, 0.0], [1.0, 1.0]), eps=eps, maxfun=iterations, locally_biased=locally_biased)
+
+    return search
 
 
 class _Budget(Exception):

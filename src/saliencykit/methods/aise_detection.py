@@ -16,18 +16,17 @@ Nothing is random: two runs give the same maps.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import Bounds, direct
 
 from ..detection.base import Detect
 from ..detection.boxes import box_similarity
 from ..errors import MethodError
-from .aise import _run_batched, _Windows
+from .aise import _run_batched, _Windows, direct_search
+from .base import blend_scorer
 
 #: openvino-xai's detection presets: preset -> (evaluations per kernel width, divisors of the box's shorter side)
 PRESETS: dict[str, tuple[int, tuple[float, ...]]] = {
@@ -113,8 +112,7 @@ class AISEDetection:
         h, w = pixels.shape[:2]
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         classes = np.asarray(classes, np.int64).reshape(-1)
-        fill = np.broadcast_to(np.asarray(fill, np.float32), (3,))
-        delta = np.asarray(pixels, np.float32) - fill
+        score_masks = blend_scorer(detect, pixels, fill)
         windows = _Windows(h, w)
         # one search per (box, width); centres are searched as (y, x) inside the padded box
         searches, regions = [], []
@@ -135,10 +133,8 @@ class AISEDetection:
             ids = sorted(requests)
             points = np.stack([regions[i][0] + requests[i] * (regions[i][1] - regions[i][0]) for i in ids])
             kept = windows.masks(points, np.array([searches[i][1] for i in ids]))
-            images = [kept[..., None] * delta + fill]
-            if self.deletion:
-                images.append((1.0 - kept)[..., None] * delta + fill)
-            found = detect(np.concatenate(images))
+            images = [kept, 1.0 - kept] if self.deletion else [kept]
+            found = score_masks(np.concatenate(images))
             targets = [searches[i][0] for i in ids]
             sim = box_similarity(found, boxes[targets], classes[targets]).astype(np.float64)  # (n images, len(ids))
             out = {}
@@ -151,25 +147,7 @@ class AISEDetection:
                 progress(done, total)
             return out
 
-        def search(evaluate: Callable[[np.ndarray], float]) -> None:
-            count = 0
-
-            def objective(x: np.ndarray) -> float:
-                nonlocal count
-                if count == iterations:
-                    raise _Budget
-                count += 1
-                return -evaluate(x)
-
-            with contextlib.suppress(_Budget):
-                direct(
-                    objective,
-                    Bounds([0.0, 0.0], [1.0, 1.0]),
-                    eps=self.solver_epsilon,
-                    maxfun=iterations,
-                    locally_biased=self.locally_biased,
-                )
-
+        search = direct_search(iterations, self.solver_epsilon, self.locally_biased)
         _run_batched(len(searches), search, score)
         return self._aggregate(windows, searches, history, len(boxes), h, w)
 

@@ -29,6 +29,7 @@ import numpy as np
 from ..detection.base import Detect
 from ..detection.boxes import box_similarity
 from ..errors import MethodError
+from .rise import _Accumulator
 from .sampling import DESIGNS, MaskSampler
 
 #: preset -> (num_masks, num_cells); the paper used 5000 masks on a 16 x 16 grid
@@ -130,10 +131,7 @@ class DRISE:
         sampler = MaskSampler(
             (h, w), cells, float(self.prob), self.sampler, self.antithetic, np.random.default_rng(self.seed)
         )
-        sum_wm = np.zeros((t, h * w), np.float64)
-        sum_m = np.zeros(h * w, np.float64)
-        sum_w = np.zeros(t, np.float64)
-        w_min, w_max = np.full(t, np.inf), np.full(t, -np.inf)
+        acc = _Accumulator(t, h * w, self.estimator)
         done = 0
         buffer: np.ndarray | None = None
         # masks are drawn in blocks of at least _MIN_DRAW (drawing one mask at a time is slow), scored per batch
@@ -151,22 +149,14 @@ class DRISE:
                 if len(found) != count:
                     raise MethodError(f"detect returned {len(found)} results for a batch of {count} images.")
                 weights = box_similarity(found, boxes, classes, self.use_probs).astype(np.float32)  # (count, T)
-                flat = masks.reshape(count, -1)
-                sum_wm += (weights.T @ flat).astype(np.float64)
-                sum_m += flat.sum(axis=0, dtype=np.float64)
-                sum_w += weights.sum(axis=0, dtype=np.float64)
-                w_min = np.minimum(w_min, weights.min(axis=0))
-                w_max = np.maximum(w_max, weights.max(axis=0))
+                acc.add(weights.astype(np.float64), masks.reshape(count, -1))
                 done += count
                 if progress is not None:
                     progress(done, total)
-        if self.estimator == "mean":
-            maps = sum_wm / (total * float(self.prob))
-        else:
-            maps = (sum_wm - (sum_w / total)[:, None] * sum_m[None, :]) / (total * float(self.prob))
+        maps = acc.result(float(self.prob))
         for k in range(t):
-            if not np.isfinite(sum_w[k]):  # the detector gave NaN / inf: let the caller see it
+            if not np.isfinite(acc.sum_f[k]):  # the detector gave NaN / inf: let the caller see it
                 maps[k] = np.nan
-            elif not w_max[k] - w_min[k] > 1e-9:  # the box never changed: no information, a constant map
+            elif not acc.f_max[k] - acc.f_min[k] > 1e-9:  # the box never changed: no information, a constant map
                 maps[k] = 0.0
         return maps.reshape(t, h, w).astype(np.float32)
