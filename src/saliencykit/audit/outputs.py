@@ -8,7 +8,6 @@ the run store keeps. Nothing here knows about models or the store.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -23,7 +22,7 @@ import cv2
 import numpy as np
 
 from .. import visualize
-from ..files import atomic_write_bytes, sanitize
+from ..files import atomic_write_bytes, sanitize, unique_stems
 from ..labels import label_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,18 +61,12 @@ class OutputOptions:
 
 
 def base_names(keys: Iterable[str]) -> dict[str, str]:
-    """A file-name stem per item key: the file's own stem when unique in the dataset, else stem + short hash.
+    """A file-name stem per item key (:func:`saliencykit.files.unique_stems`, the rule of every command).
 
     >>> base_names(["cat/1.jpg", "dog/1.jpg", "cat/2.jpg"])["cat/2.jpg"]
     '2'
     """
-    keys = list(keys)
-    stems = {key: sanitize(Path(key).stem) for key in keys}
-    counts = Counter(stems.values())
-    return {
-        key: stem if counts[stem] == 1 else f"{stem}_{hashlib.sha1(key.encode()).hexdigest()[:8]}"
-        for key, stem in stems.items()
-    }
+    return unique_stems(keys)
 
 
 def map_file_name(

@@ -10,9 +10,7 @@ script only ever sets text, never HTML).
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
-import io
 import json
 import time
 from collections import Counter, defaultdict
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .. import files
 from ..files import atomic_write_bytes
 from .cases import CASES
 from .outputs import report_source
@@ -169,15 +168,16 @@ def _version() -> str:
 
 
 def write_csv(store: AuditStore, path: Path) -> None:
-    """``results.csv``: one row per item, overlays separated by ';'."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    for row in store.rows():
-        overlays = ";".join(m["file"] for m in row["maps"] or [])
-        values = {**row, "case": row["case_name"], "overlays": overlays}
-        writer.writerow(["" if values.get(c) is None else values[c] for c in CSV_COLUMNS])
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+    """``results.csv``: one row per item, overlays separated by ';' (cells safe against formula injection)."""
+
+    def rows():
+        yield CSV_COLUMNS
+        for row in store.rows():
+            overlays = ";".join(m["file"] for m in row["maps"] or [])
+            values = {**row, "case": row["case_name"], "overlays": overlays}
+            yield ["" if values.get(c) is None else values[c] for c in CSV_COLUMNS]
+
+    files.write_csv(path, rows())
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,6 @@ deviation and count per method and column.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MethodError, SaliencyKitError
+from ..files import atomic_write_bytes, csv_text
 from ._common import Scorer, SubstrateSpec, explain_fn, to_builtin
 from .adcc import adcc
 from .insertion_deletion import insertion_deletion_auc
@@ -155,16 +154,14 @@ class EvaluationResult:
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """The summary as CSV (one row per method and column); written to ``path`` when given."""
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["method", "column", "metric", "better", "mean", "std", "n"])
+        rows = [["method", "column", "metric", "better", "mean", "std", "n"]]
         for method, columns in self.summary().items():
             for column, stats in columns.items():
                 metric, better, _ = COLUMNS[column]
-                writer.writerow([method, column, metric, better, stats["mean"], stats["std"], stats["n"]])
-        text = buf.getvalue()
+                rows.append([method, column, metric, better, stats["mean"], stats["std"], stats["n"]])
+        text = csv_text(rows)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            atomic_write_bytes(Path(path), text.encode("utf-8"))
         return text
 
 
