@@ -31,7 +31,7 @@ def _save(model: ov.Model, path: Path) -> str:
     return str(path)
 
 
-def _pooled_classifier(shape: list[int], axes: list[int], tail=None) -> ov.Model:
+def _pooled_classifier(shape: list[int], axes: list[int], tail=None, extra=()) -> ov.Model:
     """Mean over the spatial axes, then a fixed 3 -> 10 linear layer: a classifier of 10 classes."""
     image = ops.parameter(shape, np.float32, name="image")
     pooled = ops.reduce_mean(image, ops.constant(np.array(axes, np.int64)), keep_dims=False)
@@ -39,7 +39,7 @@ def _pooled_classifier(shape: list[int], axes: list[int], tail=None) -> ov.Model
     logits = ops.matmul(pooled, ops.constant(weights), False, False)
     if tail is not None:
         logits = tail(logits)
-    return ov.Model([logits], [image], "tiny")
+    return ov.Model([logits], [image, *extra], "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +60,11 @@ def files(tmp_path_factory, photos) -> dict[str, str]:
     (root / "summary-folder.csv").mkdir()
     nhwc = _pooled_classifier([1, 32, 32, 3], [1, 2])
     nan = _pooled_classifier([1, 3, 16, 16], [2, 3], lambda x: ops.log(ops.subtract(x, ops.constant(np.float32(1e3)))))
+    dynamic = _pooled_classifier([1, 3, -1, -1], [2, 3])
     image = ops.parameter([1, 3, 64, 64], np.float32, name="image")
     picture = ov.Model([ops.relu(image)], [image], "not-a-classifier")
+    scale = ops.parameter([1, 1], np.float32, name="scale")
+    two = _pooled_classifier([1, 3, 16, 16], [2, 3], lambda x: ops.multiply(x, scale), extra=[scale])
     return {
         "root": str(root),
         "cat": str(cat),
@@ -77,6 +80,8 @@ def files(tmp_path_factory, photos) -> dict[str, str]:
         "nhwc": _save(nhwc, root / "nhwc.xml"),
         "nan": _save(nan, root / "nan.xml"),
         "picture": _save(picture, root / "picture.xml"),
+        "dynamic": _save(dynamic, root / "dynamic.xml"),
+        "two_inputs": _save(two, root / "two-inputs.xml"),
     }
 
 
@@ -117,6 +122,11 @@ CASES: dict[str, Case] = {
     "size-negative": _case("predict", "{nhwc}", "{cat}", "--size", "-5", words=("--size -5",)),
     "layout-unknown": _case("predict", "{nhwc}", "{cat}", "--layout", "NCWH", words=("--layout", "NHWC")),
     "resize-unknown": _case("predict", "{nhwc}", "{cat}", "--resize", "bilinear", words=("--resize", "linear")),
+    "dynamic-size-model-without-size": _case("predict", "{dynamic}", "{cat}", words=("fixed", "--size N")),
+    "two-input-model-without-input-name": _case("predict", "{two_inputs}", "{cat}", words=("2 inputs", "--input-name")),
+    "input-name-unknown": _case(
+        "predict", "{two_inputs}", "{cat}", "--input-name", "pixels", words=("pixels", "image", "scale")
+    ),
     "labels-binary-file": _case("predict", "demo", "{cat}", "--labels", "{binary_labels}", words=("--labels",)),
     "labels-missing-file": _case("predict", "demo", "{cat}", "--labels", "{root}/nope.txt", words=("nope.txt",)),
     # explain
@@ -205,6 +215,12 @@ def test_an_nhwc_model_with_its_layout_named(files):
     result = _invoke(["predict", files["nhwc"], files["cat"], "--layout", "NHWC", "-k", "2"])
     assert result.exit_code == 0, result.output
     assert "cat.jpg" in result.output
+
+
+def test_a_dynamic_size_model_takes_size_from_the_command_line(files):
+    result = _invoke(["predict", files["dynamic"], files["cat"], "--size", "24", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert "cat.jpg" in result.output and "top-3" in result.output
 
 
 def test_an_nhwc_model_without_layout_is_read_from_its_input_shape(files):

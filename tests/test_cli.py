@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -116,3 +118,15 @@ def test_explain_names_an_image_given_twice_once(tmp_path, photo_files):
     assert result.returncode == 0, result.stderr
     assert [p.name.startswith("chelsea_") for p in out.iterdir()] == [True]
     assert "wrote 1 file(s) for 1 of 1 image(s)" in result.stdout
+
+
+def test_ctrl_c_stops_explain_with_exit_code_130(tmp_path, photo_files):
+    out = tmp_path / "maps"
+    args = [EXE, "explain", "demo", *photo_files.values(), "--method", "rise", "--out", str(out)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)  # the model is loaded and the first image is being explained
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert len(list(out.glob("*.jpg"))) < len(photo_files)

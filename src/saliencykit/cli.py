@@ -220,12 +220,29 @@ def _progress() -> Progress:
     )
 
 
+#: advice written for the Python API, said in the words of the command line
+_CLI_ADVICE = (
+    (re.compile(r"(?:preprocess=)?Preprocess\(size=(?:\([^)]*\)|[^)]*)\)"), "--size N"),
+    (re.compile(r"Preprocess layout="), "--layout "),
+    (re.compile(r"\bwith input_name=|\binput_name="), "with --input-name NAME"),
+    (re.compile(r"\bpass label_names=|\blabel_names="), "pass --labels FILE"),
+    (re.compile(r"\bmax_pixels="), "--max-pixels N"),
+)
+
+
+def _cli_words(message: str) -> str:
+    """Rewrite API advice (``Preprocess(size=...)``, ``input_name=``) as the CLI options that do the same."""
+    for pattern, words in _CLI_ADVICE:
+        message = pattern.sub(words, message)
+    return message
+
+
 def _message(exc: BaseException) -> str:
-    """One line for an error: our own message, or the file and reason of an OSError."""
+    """One line for an error: our own message in CLI words, or the file and reason of an OSError."""
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror}."
-    return str(exc)
+    return " ".join(_cli_words(str(exc)).split())
 
 
 def _fail(exc: BaseException) -> None:
@@ -241,11 +258,15 @@ def _skipped(console: Console, exc: BaseException) -> None:
 
 @contextlib.contextmanager
 def _boundary() -> Iterator[None]:
-    """Our errors and OS errors end a command with one line and exit 2; anything else is a bug and raises."""
+    """Our errors and OS errors end a command with one line and exit 2, Ctrl-C with exit 130; anything else is a
+    bug and raises."""
     try:
         yield
     except (SaliencyKitError, OSError) as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        err.print("interrupted: files already written are kept.", highlight=False)
+        raise typer.Exit(130) from None
 
 
 # Options shared by commands that load a model.
@@ -342,18 +363,19 @@ def predict(
     table.add_column("class", justify="right")
     table.add_column("label")
     table.add_column("score", justify="right")
-    for path in paths:
-        try:
-            scores = pipeline.predict([_read(path, max_pixels)])[0]
-        except SaliencyKitError as exc:
-            _skipped(err, exc)
-            failed += 1
-            continue
-        for rank, index in enumerate(np.argsort(-scores)[:top_k], 1):
-            label = escape(label_of(int(index), pipeline.label_names))
-            name = escape(path.name) if rank == 1 else ""
-            table.add_row(name, str(rank), str(index), label, f"{scores[index]:.4f}")
-    out.print(table)
+    with _boundary():
+        for path in paths:
+            try:
+                scores = pipeline.predict([_read(path, max_pixels)])[0]
+            except SaliencyKitError as exc:
+                _skipped(err, exc)
+                failed += 1
+                continue
+            for rank, index in enumerate(np.argsort(-scores)[:top_k], 1):
+                label = escape(label_of(int(index), pipeline.label_names))
+                name = escape(path.name) if rank == 1 else ""
+                table.add_row(name, str(rank), str(index), label, f"{scores[index]:.4f}")
+        out.print(table)
     if failed:
         raise typer.Exit(1)
 
