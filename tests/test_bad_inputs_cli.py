@@ -19,9 +19,12 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from saliencykit.cli import app
+from saliencykit.cli import _parse_targets, app
+from saliencykit.errors import TargetError
 
 EXE = shutil.which("saliencykit") or str(Path(sys.executable).parent / "saliencykit")
 
@@ -52,6 +55,8 @@ def files(tmp_path_factory, photos) -> dict[str, str]:
     (root / "[x].jpg").write_bytes(b"\xff\xd8 not really a jpeg either")
     (root / "notes.txt").write_text("not an image\n")
     (root / "empty").mkdir()
+    (root / "photos").mkdir()
+    shutil.copy(cat, root / "photos" / "cat.jpg")
     (root / "texts").mkdir()
     (root / "texts" / "readme.txt").write_text("no images here\n")
     (root / "binary-labels.txt").write_bytes(bytes(range(256)) * 4)
@@ -73,6 +78,7 @@ def files(tmp_path_factory, photos) -> dict[str, str]:
         "notes": str(root / "notes.txt"),
         "empty": str(root / "empty"),
         "texts": str(root / "texts"),
+        "photos": str(root / "photos"),
         "binary_labels": str(root / "binary-labels.txt"),
         "file": str(root / "a-file"),
         "garbage": str(root / "garbage.onnx"),
@@ -156,6 +162,10 @@ CASES: dict[str, Case] = {
     "explain-out-not-creatable": _case(
         "explain", "demo", "{cat}", "-o", "/proc/saliencykit-maps", words=("cannot write to --out",)
     ),
+    "explain-out-inside-the-image-folder": _case(
+        "explain", "demo", "{photos}", "-o", "{photos}/maps", words=("inside the image folder",)
+    ),
+    "explain-out-is-the-image-folder": _case("explain", "demo", "{photos}", "-o", "{photos}", words=("--out",)),
     "explain-missing-image": _case("explain", "demo", "{root}/nope.jpg", "-o", "{out}", words=("nope.jpg",)),
     # evaluate
     "evaluate-steps-zero": _case("evaluate", "demo", "{cat}", "--steps", "0", words=("--steps 0",)),
@@ -259,3 +269,23 @@ def test_random_bytes_as_a_model_print_only_our_message(files):
 def test_random_bytes_as_a_model_print_nothing_else(files):
     result = subprocess.run([EXE, "predict", files["garbage"], files["cat"]], capture_output=True, text=True)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@given(st.text(max_size=40))
+def test_target_parsing_gives_targets_or_says_what_is_wrong(text):
+    try:
+        parsed = _parse_targets(text)
+    except TargetError as exc:
+        assert "--targets" in str(exc)
+        return
+    if isinstance(parsed, str):
+        assert parsed == "all" or (parsed.startswith("top:") and int(parsed[4:]) >= 1)
+    else:
+        assert parsed, text
+        for item in parsed:
+            assert (isinstance(item, int) and item >= 0) or (isinstance(item, str) and item == item.strip() and item)
+
+
+@given(st.lists(st.integers(0, 10**6), min_size=1, max_size=20))
+def test_target_indices_are_read_back_as_given(indices):
+    assert _parse_targets(" , ".join(str(i) for i in indices)) == indices

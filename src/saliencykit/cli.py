@@ -13,7 +13,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +183,19 @@ def _check_positive(option: str, value: int | float | None, minimum: float = 1) 
         raise MethodError(f"{option} {value}: must be at least {minimum:g}.")
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    """Make sure ``--out`` is a folder we can write to before any image is processed."""
+def _check_out_dir(out_dir: Path, images: Sequence[Path] = ()) -> None:
+    """Make sure ``--out`` is a folder we can write to before any image is processed.
+
+    It must not lie inside a folder of input images: the next run over that folder would read the overlays as
+    images to explain.
+    """
+    target = out_dir.resolve()
+    for folder in (item.resolve() for item in images if item.is_dir()):
+        if target == folder or folder in target.parents:
+            raise SaliencyKitError(
+                f"--out {out_dir} is inside the image folder {folder}: the next run would read the outputs as "
+                "images. Give an --out outside it."
+            )
     if out_dir.exists() and not out_dir.is_dir():
         raise SaliencyKitError(f"cannot write to --out {out_dir}: it is a file, not a folder. Give a folder.")
     try:
@@ -290,7 +301,7 @@ def _parse_targets(text: str) -> str | list[int | str]:
         return text
     if text.startswith("top:"):
         k = text[4:].strip()
-        if not k.isdigit() or int(k) < 1:
+        if not k.isdecimal() or int(k) < 1:
             raise TargetError(f"--targets '{text}': write top:K with a whole number K of at least 1, e.g. top:3.")
         return f"top:{int(k)}"
     items = [t.strip() for t in text.split(",") if t.strip()]
@@ -481,7 +492,7 @@ def explain(
         parsed_targets = _parse_targets(targets)
         _check_positive("--max-pixels", max_pixels)
         paths = _image_paths(images)
-        _check_out_dir(out_dir)
+        _check_out_dir(out_dir, images)
         source, preprocess, label_names = _pipeline_options(model, size, mean, std, bgr, layout, resize, labels)
         explainer = Explainer(
             source,
