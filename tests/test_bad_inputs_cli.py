@@ -257,6 +257,20 @@ def test_nan_scores_fail_the_image_with_the_reason(files, tmp_path):
     assert not list(tmp_path.glob("*nan*.jpg"))
 
 
+def test_an_image_over_max_pixels_fails_with_the_option_named(files):
+    """Needs read_image(max_pixels=) from the image-reading branch."""
+    result = _invoke(["predict", "demo", files["cat"], "--max-pixels", "100"])
+    assert result.exit_code == 1, result.output
+    assert "cat.jpg" in result.output and "--max-pixels" in result.output
+
+
+def test_a_named_target_layer_that_does_not_exist_is_an_error(files, tmp_path):
+    """Needs the explainer branch: a missing named layer is an error, not a silent fallback to RISE."""
+    result = _invoke(["explain", "demo", files["cat"], "--target-layer", "no_such_layer", "-o", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "no_such_layer" in result.output and "rise" not in result.output.lower()
+
+
 def test_random_bytes_as_a_model_print_only_our_message(files):
     """A real process: the message is ours and on one line, exit code 2."""
     result = subprocess.run([EXE, "predict", files["garbage"], files["cat"]], capture_output=True, text=True)

@@ -238,6 +238,7 @@ _CLI_ADVICE = (
     (re.compile(r"\bwith input_name=|\binput_name="), "with --input-name NAME"),
     (re.compile(r"\bpass label_names=|\blabel_names="), "pass --labels FILE"),
     (re.compile(r"\bmax_pixels="), "--max-pixels N"),
+    (re.compile(r"\btarget_layer="), "--target-layer "),
 )
 
 
