@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import cv2
+
 import saliencykit as sk
+from saliencykit.files import unique_stems
 
 EXE = shutil.which("saliencykit") or str(Path(sys.executable).parent / "saliencykit")
 
@@ -70,7 +75,8 @@ def test_blackbox_explain_shows_a_bar_of_model_calls(tmp_path, photo_files):
 
 def test_explain_takes_openvino_xai_presets_and_refuses_them_for_white_box(tmp_path, photo_files):
     result = run("explain", "demo", photo_files["coffee"], "--preset", "fast", "--out", str(tmp_path / "a"))
-    assert result.returncode == 2 and "preset='fast'" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "--preset 'fast'" in result.stderr and "speed" in result.stderr
+    assert "Traceback" not in result.stderr
     result = run("explain", "demo", photo_files["coffee"], "--method", "reciprocam", "--preset", "speed")
     assert result.returncode == 2 and "black-box methods" in result.stderr
     result = run(
@@ -79,3 +85,48 @@ def test_explain_takes_openvino_xai_presets_and_refuses_them_for_white_box(tmp_p
     assert result.returncode == 0, result.stderr
     assert "aise" in result.stderr and "120/120" in result.stderr  # 20 evaluations x 3 widths x kept/deleted
     assert len(list(tmp_path.glob("coffee_espresso_*.jpg"))) == 1
+
+
+def test_explain_never_overwrites_its_own_files(tmp_path, photos):
+    """a/photo.jpg + b/photo.jpg, and cat.jpg + cat.png: four inputs, four sets of outputs (the audit's naming)."""
+    for name, key in (
+        ("a/photo.jpg", "chelsea"),
+        ("b/photo.jpg", "coffee"),
+        ("cat.jpg", "coffee"),
+        ("cat.png", "chelsea"),
+    ):
+        path = tmp_path / "in" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(photos[key], cv2.COLOR_RGB2BGR))
+    inputs = [str(tmp_path / "in" / n) for n in ("a/photo.jpg", "b/photo.jpg", "cat.jpg", "cat.png")]
+    out = tmp_path / "maps"
+    result = run("explain", "demo", *inputs, "--raw", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    stems = unique_stems(inputs)
+    overlays = sorted(p.name for p in out.glob("*.jpg"))
+    assert len(overlays) == 4 and len(list(out.glob("*.npz"))) == 4
+    for path in inputs:
+        assert len([n for n in overlays if n.startswith(stems[path] + "_")]) == 1
+        assert (out / f"{stems[path]}.npz").is_file()
+    assert sum("espresso" in n for n in overlays) == 2 and sum("Egyptian_cat" in n for n in overlays) == 2
+    assert "wrote 8 file(s) for 4 of 4 image(s)" in result.stdout
+
+
+def test_explain_names_an_image_given_twice_once(tmp_path, photo_files):
+    out = tmp_path / "maps"
+    result = run("explain", "demo", photo_files["chelsea"], photo_files["chelsea"], "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert [p.name.startswith("chelsea_") for p in out.iterdir()] == [True]
+    assert "wrote 1 file(s) for 1 of 1 image(s)" in result.stdout
+
+
+def test_ctrl_c_stops_explain_with_exit_code_130(tmp_path, photo_files):
+    out = tmp_path / "maps"
+    args = [EXE, "explain", "demo", *photo_files.values(), "--method", "rise", "--out", str(out)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)  # the model is loaded and the first image is being explained
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert len(list(out.glob("*.jpg"))) < len(photo_files)
