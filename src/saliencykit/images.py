@@ -133,7 +133,7 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = None, allow
     limit = max_pixels_limit(max_pixels)
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes); it holds no image.")
-    kind, width, height, orientation = _header(data, name, limit)
+    kind, width, height, orientation = _header(data, name)
     if width < 1 or height < 1:
         raise ImageError(f"{name}: the header says the image is {width} x {height} pixels: it has no pixels.")
     if width * height > limit:
@@ -169,20 +169,15 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = None, allow
     return _checked(np.ascontiguousarray(image), name)
 
 
-def _header(data: bytes, name: str, limit: int) -> tuple[str, int, int, int]:
+def _header(data: bytes, name: str) -> tuple[str, int, int, int]:
     """Format, width, height and EXIF orientation from the file header, without decoding the pixels."""
     with _DECODE_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's bomb warning and "corrupt EXIF" notes: we decide here
         try:
             try:
                 image = Image.open(io.BytesIO(data))
-            except Image.DecompressionBombError:
-                if limit <= Image.MAX_IMAGE_PIXELS * 2:
-                    raise ImageError(
-                        f"{name}: more than {limit / 1e6:g} megapixels (Pillow's decompression-bomb check); it was "
-                        f"not decoded. Shrink the image, or raise the limit with max_pixels= (CLI --max-pixels)."
-                    ) from None
-                saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own limit is higher and applies
+            except Image.DecompressionBombError:  # Pillow's own limit; ours (checked by the caller) applies
+                saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # opening is lazy: no pixels decoded
                 try:
                     image = Image.open(io.BytesIO(data))
                 finally:
@@ -194,10 +189,7 @@ def _header(data: bytes, name: str, limit: int) -> tuple[str, int, int, int]:
                         f"{name}: a {image.format} image; saliencykit reads {_SUPPORTED}. Convert it to PNG first."
                     )
                 width, height = image.size
-                try:
-                    orientation = int(image.getexif().get(0x0112, 1))
-                except Exception:  # a damaged EXIF block: show the pixels as stored, as browsers do
-                    orientation = 1
+                orientation = _exif_orientation(image.info.get("exif"))
         except UnidentifiedImageError:
             raise ImageError(
                 f"{name}: not a readable image (not a {_SUPPORTED} file: empty, truncated or another kind of file)."
@@ -206,7 +198,23 @@ def _header(data: bytes, name: str, limit: int) -> tuple[str, int, int, int]:
             raise
         except Exception as exc:  # Pillow's header parsers raise many types on damaged headers
             raise ImageError(f"{name}: not a readable image (damaged header: {exc}).") from None
-    return kind, width, height, orientation if 1 <= orientation <= 8 else 1
+    return kind, width, height, orientation
+
+
+def _exif_orientation(exif: bytes | None) -> int:
+    """The orientation tag (1..8) of an EXIF block, 1 when there is none or it is damaged (browsers do the same).
+
+    Read from the block the header parser found, never through ``Image.getexif()``, which decodes a whole PNG.
+    """
+    if not exif:
+        return 1
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        orientation = int(parsed.get(0x0112, 1))
+    except Exception:
+        return 1
+    return orientation if 1 <= orientation <= 8 else 1
 
 
 @contextlib.contextmanager
@@ -309,7 +317,7 @@ def _is_torch(obj: object) -> bool:
 
 def _from_pil(image: Image.Image, name: str) -> np.ndarray:
     """A PIL image's pixels in the file conversion (its EXIF orientation applied, like :func:`read_image`)."""
-    try:
+    try:  # an image in memory (loaded, or made by the user) has its EXIF at hand: getexif() costs nothing here
         orientation = int(image.getexif().get(0x0112, 1))
     except Exception:
         orientation = 1
