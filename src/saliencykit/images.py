@@ -197,6 +197,9 @@ def _header(data: bytes, name: str) -> tuple[str, int, int, int]:
         except ImageError:
             raise
         except Exception as exc:  # Pillow's header parsers raise many types on damaged headers
+            if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
+                what = "truncated JPEG" if data[:2] == b"\xff\xd8" else "truncated image"
+                raise ImageError(f"{name}: {what} (the file stops inside its header). Copy the file again.") from None
             raise ImageError(f"{name}: not a readable image (damaged header: {exc}).") from None
     return kind, width, height, orientation
 
@@ -371,7 +374,8 @@ def as_image(image: object, name: str = "image") -> np.ndarray:
     Refused with a message saying what to do: float values above 1 (ambiguous: 0..255 data or a scaled picture?),
     values outside 0..255, NaN/Inf, other integer types (e.g. 16-bit arrays), bool and object arrays, empty or
     smaller than 2 x 2 images, channels-first numpy arrays, and batches (pass a list of images to the callers
-    that take several). An RGB uint8 H x W x 3 array is returned as it is, without a copy.
+    that take several). The result is C-contiguous; an RGB uint8 H x W x 3 array that already is comes back as it
+    is, without a copy.
 
     >>> as_image(np.zeros((4, 5), np.uint8)).shape
     (4, 5, 3)
@@ -386,8 +390,8 @@ def as_image(image: object, name: str = "image") -> np.ndarray:
             f"{type(image).__name__}. Read files with saliencykit.read_image(path)."
         )
     if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8 and min(image.shape[:2]) >= 2:
-        return image
-    return _checked(_array_to_rgb(image, name), name)
+        return image if image.flags.c_contiguous else np.ascontiguousarray(image)
+    return _checked(np.ascontiguousarray(_array_to_rgb(image, name)), name)
 
 
 def _array_to_rgb(image: np.ndarray, name: str) -> np.ndarray:
