@@ -92,6 +92,7 @@ FILE_CASES = [
     ("missing-file", lambda p: p / "missing.jpg", {}, ["missing.jpg", "no such file"]),
     ("broken-symlink", broken_link, {}, ["link.jpg", "no such file"]),
     ("folder", lambda p: p, {}, ["a folder"]),
+    ("device-file", lambda p: Path("/dev/zero"), {}, ["/dev/zero", "not a regular file"]),
     ("empty-file", file_with("empty.jpg", b""), {}, ["empty.jpg", "empty file"]),
     ("text-as-jpg", file_with("notes.jpg", b"this is not a picture\n" * 20), {}, ["notes.jpg", "not a readable image"]),
     ("html-as-png", file_with("page.png", b"<!doctype html><html></html>"), {}, ["not a readable image"]),

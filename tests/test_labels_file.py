@@ -78,6 +78,8 @@ def test_missing_folder_and_unreadable(tmp_path):
         read_labels(tmp_path / "missing.txt")
     with pytest.raises(TargetError, match="a folder, not a labels file"):
         read_labels(tmp_path)
+    with pytest.raises(TargetError, match="not a regular file"):
+        read_labels("/dev/zero")
 
 
 def test_check_label_count():

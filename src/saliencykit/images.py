@@ -22,6 +22,7 @@ import contextlib
 import io
 import os
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -101,9 +102,12 @@ def read_image_bytes(path: str | Path, *, max_pixels: int | None = None) -> byte
     path = Path(path)
     limit = max_pixels_limit(max_pixels)
     try:
-        size = path.stat().st_size
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise ImageError(f"{path}: a folder, not an image file.")
+        if not stat.S_ISREG(info.st_mode):  # a pipe or device would be read forever
+            raise ImageError(f"{path}: not a regular file (a pipe or device?); give an image file.")
+        size = info.st_size
         # No image format needs more than 8 bytes a pixel (16-bit RGBA, uncompressed) plus its metadata.
         if size > 8 * limit + (64 << 20):
             raise ImageError(
