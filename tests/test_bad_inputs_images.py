@@ -97,7 +97,7 @@ FILE_CASES = [
     ("text-as-jpg", file_with("notes.jpg", b"this is not a picture\n" * 20), {}, ["notes.jpg", "not a readable image"]),
     ("html-as-png", file_with("page.png", b"<!doctype html><html></html>"), {}, ["not a readable image"]),
     ("random-bytes", file_with("noise.png", RNG.bytes(2000)), {}, ["noise.png", "not a readable image"]),
-    ("jpeg-cut-in-header", file_with("cut.jpg", JPEG[:300]), {}, ["cut.jpg", "truncated JPEG", "header"]),
+    ("jpeg-cut-in-header", file_with("cut.jpg", JPEG[:300]), {}, ["cut.jpg", "not a readable image", "JPEG header"]),
     ("truncated-jpeg", file_with("cut.jpg", CUT), {}, ["cut.jpg", "truncated JPEG"]),
     (
         "truncated-jpeg-with-end-marker",

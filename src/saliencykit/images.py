@@ -201,10 +201,10 @@ def _header(data: bytes, name: str) -> tuple[str, int, int, int]:
         except ImageError:
             raise
         except Exception as exc:  # Pillow's header parsers raise many types on damaged headers
-            if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
-                what = "truncated JPEG" if data[:2] == b"\xff\xd8" else "truncated image"
-                raise ImageError(f"{name}: {what} (the file stops inside its header). Copy the file again.") from None
-            raise ImageError(f"{name}: not a readable image (damaged header: {exc}).") from None
+            what = "JPEG header" if data[:2] == b"\xff\xd8" else "header"
+            raise ImageError(
+                f"{name}: not a readable image (its {what} is damaged or cut short: {exc}). Copy the file again."
+            ) from None
     return kind, width, height, orientation
 
 
