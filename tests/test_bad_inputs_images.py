@@ -16,7 +16,7 @@ from PIL import Image
 
 from saliencykit.audit.dataset import load_image
 from saliencykit.errors import ImageError
-from saliencykit.images import as_image, decode_image, read_image
+from saliencykit.images import as_image, as_images, decode_image, read_image
 
 RNG = np.random.default_rng(7)
 PHOTO = RNG.integers(0, 256, (24, 32, 3), dtype=np.uint8)
@@ -219,3 +219,19 @@ def test_a_png_named_jpg_and_a_16_bit_file_are_read(tmp_path):
     deep = PHOTO.astype(np.uint16) * 257
     (tmp_path / "deep.png").write_bytes(png_bytes(deep))
     np.testing.assert_array_equal(read_image(tmp_path / "deep.png"), PHOTO[..., ::-1])
+
+
+def test_one_image_or_a_list():
+    images, single = as_images(Image.fromarray(PHOTO))
+    assert single and len(images) == 1
+    np.testing.assert_array_equal(images[0], PHOTO)
+    images, single = as_images(PHOTO[..., 0])  # a grey array is one image, not a list of rows
+    assert single and images[0].shape == PHOTO.shape
+    images, single = as_images((PHOTO, PHOTO / 255.0))
+    assert not single and len(images) == 2
+    with pytest.raises(ImageError, match="image 1: float pixels"):
+        as_images([PHOTO, PHOTO.astype(np.float32)])
+    with pytest.raises(ImageError, match="empty list"):
+        as_images([])
+    with pytest.raises(ImageError, match="batch of 2 images"):
+        as_images(np.stack([PHOTO, PHOTO]))

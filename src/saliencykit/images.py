@@ -305,6 +305,8 @@ def _to_rgb(pixels: np.ndarray, name: str, bgr: bool) -> np.ndarray:
         return np.repeat(pixels[..., None], 3, axis=2)
     if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha
         return np.repeat(pixels[..., :1], 3, axis=2)
+    if bgr and pixels.ndim == 3 and pixels.shape[2] == 3 and pixels.flags.c_contiguous and pixels.flags.writeable:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB, dst=pixels)  # in place: a decoded photo is not copied
     if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
         return pixels[..., 2::-1] if bgr else pixels[..., :3]
     raise ImageError(f"{name}: pixels of shape {pixels.shape} are not an image (expected 1 to 4 channels).")
@@ -455,6 +457,20 @@ def _float_pixels(image: np.ndarray, name: str) -> np.ndarray:
             "np.round(image).astype(np.uint8); float images are read as 0..1 values (scaled by 255)."
         )
     return np.round(image.astype(np.float64) * 255.0).astype(np.uint8)
+
+
+def as_images(images: object, name: str = "image") -> tuple[list[np.ndarray], bool]:
+    """One image or a list/tuple of images -> (their RGB uint8 arrays, whether a single image was given).
+
+    For the callers that take either (explainers, detectors): a list or tuple holds several images, anything else is
+    one image and goes through :func:`as_image` (so a PIL image or a grey array is one image, and a 4-D array is
+    refused as a batch rather than taken apart). Messages name ``image`` or ``image 3``.
+    """
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ImageError(f"{name}s: an empty list; give at least one image.")
+        return [as_image(image, f"{name} {i}") for i, image in enumerate(images)], False
+    return [as_image(images, name)], True
 
 
 def check_image(image: object, name: str = "image") -> np.ndarray:
