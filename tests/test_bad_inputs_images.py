@@ -97,7 +97,7 @@ FILE_CASES = [
     ("text-as-jpg", file_with("notes.jpg", b"this is not a picture\n" * 20), {}, ["notes.jpg", "not a readable image"]),
     ("html-as-png", file_with("page.png", b"<!doctype html><html></html>"), {}, ["not a readable image"]),
     ("random-bytes", file_with("noise.png", RNG.bytes(2000)), {}, ["noise.png", "not a readable image"]),
-    ("jpeg-cut-in-header", file_with("cut.jpg", JPEG[:300]), {}, ["cut.jpg", "not a readable image", "JPEG header"]),
+    ("jpeg-cut-in-header", file_with("cut.jpg", JPEG[:300]), {}, ["cut.jpg", "JPEG file whose header is damaged"]),
     ("truncated-jpeg", file_with("cut.jpg", CUT), {}, ["cut.jpg", "truncated JPEG"]),
     (
         "truncated-jpeg-with-end-marker",
@@ -113,7 +113,8 @@ FILE_CASES = [
     ("max-pixels-zero", file_with("x.png", png_bytes()), {"max_pixels": 0}, ["max_pixels", "positive"]),
     ("max-pixels-text", file_with("x.png", png_bytes()), {"max_pixels": "many"}, ["max_pixels", "positive"]),
     ("strip-aspect-ratio", file_with("strip.png", png_header(30_000, 20)), {}, ["30000 x 20", "strip"]),
-    ("zero-height-header", file_with("flat.png", png_header(50, 0)), {}, ["flat.png"]),
+    ("zero-height-header", file_with("flat.png", png_header(50, 0)), {}, ["flat.png", "50 x 0", "no pixels"]),
+    ("png-header-cut", file_with("cut.png", png_bytes()[:20]), {}, ["cut.png", "PNG file whose header is damaged"]),
     ("one-pixel", pil_file("dot.png", Image.new("RGB", (1, 1))), {}, ["dot.png", "too small"]),
     ("unsupported-format-ppm", pil_file("x.ppm", Image.fromarray(PHOTO)), {}, ["PPM", "saliencykit reads"]),
     ("float-tiff", pil_file("f.tif", Image.fromarray(PHOTO[..., 0].astype(np.float32))), {}, ["float32", "8-bit"]),

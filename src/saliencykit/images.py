@@ -195,17 +195,36 @@ def _header(data: bytes, name: str) -> tuple[str, int, int, int]:
                 width, height = image.size
                 orientation = _exif_orientation(image.info.get("exif"))
         except UnidentifiedImageError:
-            raise ImageError(
-                f"{name}: not a readable image (not a {_SUPPORTED} file: empty, truncated or another kind of file)."
-            ) from None
+            raise ImageError(f"{name}: not a readable image ({_unidentified(data)}).") from None
         except ImageError:
             raise
         except Exception as exc:  # Pillow's header parsers raise many types on damaged headers
-            what = "JPEG header" if data[:2] == b"\xff\xd8" else "header"
-            raise ImageError(
-                f"{name}: not a readable image (its {what} is damaged or cut short: {exc}). Copy the file again."
-            ) from None
+            raise ImageError(f"{name}: not a readable image ({_unidentified(data)}: {exc}).") from None
     return kind, width, height, orientation
+
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _unidentified(data: bytes) -> str:
+    """Why no header parser took the file: a known format with a broken header, or another kind of file."""
+    kind = next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
+    if kind is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        kind = "WebP"
+    if kind == "PNG" and data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if width == 0 or height == 0:
+            return f"the header says the image is {width} x {height} pixels: it has no pixels"
+    if kind:
+        return f"a {kind} file whose header is damaged or cut short"
+    return f"not a {_SUPPORTED} file: truncated, or another kind of file"
 
 
 def _exif_orientation(exif: bytes | None) -> int:
