@@ -195,9 +195,9 @@ def test_other_threads_output_is_not_swallowed(tmp_path, photo, capfd):
     from saliencykit.images import _codec_messages
 
     with _codec_messages() as messages:
-        os.write(2, b"progress 3/10\nCorrupt JPEG data: 4 extraneous bytes before marker 0xd9\n")
+        os.write(2, b"progress 3/10\rCorrupt JPEG data: 4 extraneous bytes before marker 0xd9\nprogress 4/10\r")
     assert messages == ["Corrupt JPEG data: 4 extraneous bytes before marker 0xd9"]
-    assert capfd.readouterr().err == "progress 3/10\n"
+    assert capfd.readouterr().err == "progress 3/10\rprogress 4/10\r"
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -340,3 +340,25 @@ def test_torch_tensors_and_pil_images(photo):
     np.testing.assert_array_equal(as_image(Image.open(buffer)), photo)
     same = np.ascontiguousarray(photo)
     assert as_image(same) is same  # no copy for arrays that are already right
+
+
+def test_reading_from_several_threads_keeps_each_files_verdict(tmp_path, photo, capfd):
+    """The audit reads with a thread pool: a damaged file's warning must not be blamed on another file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = save(Image.fromarray(photo), tmp_path / "good.jpg", quality=90)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(damaged_jpeg(photo))
+    expected = read_image(good)
+
+    def verdict(path: Path) -> str:
+        try:
+            return "same" if np.array_equal(read_image(path), expected) else "different"
+        except ImageError as exc:
+            return "corrupt" if "corrupt JPEG data" in str(exc) else str(exc)
+
+    paths = [good, bad] * 20
+    with ThreadPoolExecutor(4) as pool:
+        verdicts = list(pool.map(verdict, paths))
+    assert verdicts == ["same", "corrupt"] * 20
+    assert capfd.readouterr().err == ""

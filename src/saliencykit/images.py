@@ -267,12 +267,15 @@ def _codec_messages() -> Iterator[list[str]]:
                 os.dup2(saved, 2)
                 os.close(saved)
                 sink.seek(0)
-                lines = sink.read().decode("utf-8", "replace").splitlines()
-        for line in lines:
-            if _CODEC_LINE.match(line.strip()) or not line.strip():
-                messages.append(line)
-            else:
-                os.write(2, (line + "\n").encode())
+                captured = sink.read().decode("utf-8", "replace")
+        passed_on = []
+        for line in captured.splitlines(keepends=True):
+            if _CODEC_LINE.match(line.strip()):
+                messages.append(line.strip())
+            elif line.strip():
+                passed_on.append(line)  # exactly as written: progress bars end lines with \r, not \n
+        if passed_on:
+            os.write(2, "".join(passed_on).encode())
 
 
 def _damage_text(line: str) -> str:
