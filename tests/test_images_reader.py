@@ -181,6 +181,9 @@ def test_truncated_and_broken_files_fail_quietly(tmp_path, photo, capfd):
     (tmp_path / "cut.png").write_bytes(png.tobytes()[: len(png) // 2])
     with pytest.raises(ImageError, match="truncated JPEG"):
         read_image(tmp_path / "cut.jpg")
+    partial = read_image(tmp_path / "cut.jpg", allow_partial=True)  # the advice in the message works
+    np.testing.assert_array_equal(partial[:8], read_image(tmp_path / "cut_with_end.jpg", allow_partial=True)[:8])
+    assert partial.shape == photo.shape and np.abs(partial[:8].astype(int) - photo[:8, :, ::-1]).mean() < 10
     with pytest.raises(ImageError, match="corrupt JPEG data"):
         read_image(tmp_path / "cut_with_end.jpg")
     with pytest.raises(ImageError, match="not a readable image"):

@@ -88,9 +88,10 @@ def read_image(
     """Read an image file as RGB uint8 H x W x 3, the same way for every command (see the module docstring).
 
     ``max_pixels`` (default :data:`DEFAULT_MAX_PIXELS`, or ``$SALIENCYKIT_MAX_PIXELS``) refuses larger images before
-    decoding them. ``allow_partial=True`` accepts a JPEG whose data is damaged (the decoder fills what it cannot
-    read); by default it is an :class:`ImageError`. ``convert`` is accepted for backward compatibility and ignored:
-    grey, alpha, palette and 16-bit files are always converted now.
+    decoding them. ``allow_partial=True`` accepts a JPEG whose data is damaged or cut short when the decoder can
+    still give a picture (it fills what it cannot read); by default such a file is an :class:`ImageError`.
+    ``convert`` is accepted for backward compatibility and ignored: grey, alpha, palette and 16-bit files are always
+    converted now.
     """
     del convert  # conversion is always on: one reader, one result
     data = read_image_bytes(path, max_pixels=max_pixels)
@@ -151,8 +152,13 @@ def decode_image(data: bytes, name: str, *, max_pixels: int | None = None, allow
             f"{name}: {width} x {height} pixels is a strip (more than {MAX_ASPECT_RATIO}:1), not a picture a model "
             "can be explained on. Crop it into pictures first."
         )
-    if kind == "JPEG" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
-        raise ImageError(f"{name}: truncated JPEG (the image data stops before its end marker). Copy the file again.")
+    if kind == "JPEG" and not allow_partial and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        raise ImageError(
+            f"{name}: truncated JPEG (the image data stops before its end marker). Copy the file again, or accept "
+            "partial pictures with allow_partial=True (CLI --allow-partial)."
+        )
+    if kind == "JPEG" and allow_partial and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        data += b"\xff\xd9"  # close the cut-off data so the decoder returns the part it has (rest filled grey)
     with _codec_messages() as messages:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None:
