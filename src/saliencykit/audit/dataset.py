@@ -20,11 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ..errors import ImageError, SaliencyKitError
-from ..images import IMAGE_SUFFIXES, check_image
+from ..errors import SaliencyKitError
+from ..images import IMAGE_SUFFIXES, decode_image, read_image_bytes
 from ..labels import imagenet_wnids
 
 _WNID = re.compile(r"^n\d{8}$")
@@ -331,31 +330,13 @@ def _read_csv(path: Path, classes: ClassMap) -> Dataset:
     return Dataset(root, "csv", items, notes)
 
 
-def load_image(path: Path) -> tuple[np.ndarray, str]:
-    """Read an image file as RGB uint8 with its SHA-1 (to find duplicates).
+def load_image(path: Path, *, max_pixels: int | None = None, allow_partial: bool = False) -> tuple[np.ndarray, str]:
+    """Read an image file as RGB uint8 with its SHA-1 (to find duplicates and changed files).
 
-    Unlike :func:`saliencykit.read_image` this converts grayscale, RGBA and 16-bit files (datasets have them)
-    and applies EXIF orientation like a browser does, so overlays line up with the photo in the report.
-    Truncated JPEGs raise an :class:`ImageError` instead of decoding into a half-grey picture.
+    The pixels come from :func:`saliencykit.images.decode_image`, the one reader every command uses (EXIF
+    orientation, grey/alpha/palette/16-bit conversion, size limit, damaged and truncated JPEGs refused), so an
+    image scores the same in the audit as in ``predict`` and ``explain``; the digest is of the same bytes.
     """
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file (a broken link?).") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: a folder, not an image file.") from None
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot be read ({exc.strerror}). Check its permissions.") from None
-    if data.size == 0:
-        raise ImageError(f"{path}: empty file.")
-    raw = data.tobytes()
-    digest = hashlib.sha1(raw).hexdigest()
-    if raw[:2] == b"\xff\xd8" and raw.rfind(b"\xff\xd9") < raw.rfind(b"\xff\xda"):
-        raise ImageError(f"{path}: truncated JPEG (the image data stops before its end marker).")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageError(
-            f"{path}: not a readable image (corrupt, truncated or not an image file). "
-            f"Supported formats: {', '.join(IMAGE_SUFFIXES)}."
-        )
-    return check_image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), str(path)), digest
+    data = read_image_bytes(path, max_pixels=max_pixels)
+    image = decode_image(data, str(path), max_pixels=max_pixels, allow_partial=allow_partial)
+    return image, hashlib.sha1(data).hexdigest()
