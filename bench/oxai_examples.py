@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import re
 
-PREPROCESS = '''
+PREPROCESS = """
 def preprocess_fn(x: np.ndarray) -> np.ndarray:
     x = cv2.resize(src=x, dsize=(224, 224)).astype(np.float32)
     x = (x - 127.5) / 127.5
     x = x.transpose((2, 0, 1))  # the demo model is NCHW
     return np.expand_dims(x, 0)
-'''
+"""
 
 HEADER = """import cv2
 import numpy as np
@@ -140,9 +140,12 @@ result = {"saliency_map": outputs["saliency_map"], "logits": outputs["logits"]}
     + PREPROCESS
     + """
 model = ov.Core().read_model(MODEL_PATH)
-model_xai = xai.insert_xai(model, task=xai.Task.CLASSIFICATION, explain_method=xai.Method.RECIPROCAM, embed_scaling=False)
+model_xai = xai.insert_xai(
+    model, task=xai.Task.CLASSIFICATION, explain_method=xai.Method.RECIPROCAM, embed_scaling=False
+)
 assert has_xai(model_xai)
-result = {"saliency_map": ov.Core().compile_model(model_xai, "CPU")(preprocess_fn(cv2.imread(IMAGE_PATH)))["saliency_map"]}
+compiled = ov.Core().compile_model(model_xai, "CPU")
+result = {"saliency_map": compiled(preprocess_fn(cv2.imread(IMAGE_PATH)))["saliency_map"]}
 """,
     # run_classification.py: every class, raw grey maps, saved per class
     "run_explain_all": HEADER

@@ -13,7 +13,9 @@ import pytest
 import saliencykit as sk
 import saliencykit.openvino_xai as xai
 
-_spec = importlib.util.spec_from_file_location("oxai_examples", Path(__file__).parents[1] / "bench" / "oxai_examples.py")
+_spec = importlib.util.spec_from_file_location(
+    "oxai_examples", Path(__file__).parents[1] / "bench" / "oxai_examples.py"
+)
 examples = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(examples)
 

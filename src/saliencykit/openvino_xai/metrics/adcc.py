@@ -19,7 +19,9 @@ class ADCC(BaseMetric):
     """Average drop, coherency and complexity, and their harmonic mean."""
 
     def __init__(self, model, preprocess_fn, postprocess_fn, explainer, device_name="CPU", **kwargs: Any) -> None:
-        super().__init__(model=model, preprocess_fn=preprocess_fn, postprocess_fn=postprocess_fn, device_name=device_name)
+        super().__init__(
+            model=model, preprocess_fn=preprocess_fn, postprocess_fn=postprocess_fn, device_name=device_name
+        )
         self.explainer = explainer
         self.black_box_kwargs = kwargs
 
@@ -43,7 +45,7 @@ class ADCC(BaseMetric):
 
     def __call__(self, saliency_map: np.ndarray, class_idx: int, input_image: np.ndarray) -> dict[str, float]:
         """ADCC of one map (H, W) of ``class_idx`` (None: the top class) for ``input_image`` (H, W, C)."""
-        if not (0 <= np.min(saliency_map) and np.max(saliency_map) <= 1):
+        if not (np.min(saliency_map) >= 0 and np.max(saliency_map) <= 1):
             saliency_map = scaling(saliency_map, cast_to_uint8=False, max_value=1)
         model_output = self.model_predict(input_image)
         masked_image = input_image * saliency_map[:, :, None]

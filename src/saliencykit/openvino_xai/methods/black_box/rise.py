@@ -25,7 +25,9 @@ class RISE(BlackBoxXAIMethod):
         device_name: str = "CPU",
         prepare_model: bool = True,
     ) -> None:
-        super().__init__(model=model, postprocess_fn=postprocess_fn, preprocess_fn=preprocess_fn, device_name=device_name)
+        super().__init__(
+            model=model, postprocess_fn=postprocess_fn, preprocess_fn=preprocess_fn, device_name=device_name
+        )
         self.num_masks: int | None = None
         self.num_cells: int | None = None
         if prepare_model:

@@ -25,7 +25,9 @@ class AISEClassification(BlackBoxXAIMethod):
         device_name: str = "CPU",
         prepare_model: bool = True,
     ) -> None:
-        super().__init__(model=model, postprocess_fn=postprocess_fn, preprocess_fn=preprocess_fn, device_name=device_name)
+        super().__init__(
+            model=model, postprocess_fn=postprocess_fn, preprocess_fn=preprocess_fn, device_name=device_name
+        )
         self.num_iterations_per_kernel: int | None = None
         self.kernel_widths: Sequence[float] | None = None
         if prepare_model:
