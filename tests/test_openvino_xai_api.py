@@ -194,9 +194,11 @@ def test_utils():
 
 
 def test_auto_without_postprocess_raises_when_white_box_does_not_fit(caplog):
-    with caplog.at_level(logging.INFO, logger="openvino_xai"):
-        with pytest.raises(ValueError, match="Postprocess function has to be provided for the black-box mode"):
-            Explainer(mlp(), Task.CLASSIFICATION)
+    with (
+        caplog.at_level(logging.INFO, logger="openvino_xai"),
+        pytest.raises(ValueError, match="Postprocess function has to be provided for the black-box mode"),
+    ):
+        Explainer(mlp(), Task.CLASSIFICATION)
     assert any("Using black-box mode" in m for m in caplog.messages)
 
 
