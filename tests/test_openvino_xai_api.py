@@ -322,3 +322,33 @@ def test_insertion_deletion_auc(photos):
     assert scores["delta"] == pytest.approx(scores["insertion"] - scores["deletion"])
     with pytest.raises(ValueError, match="steps=0"):
         metric(explanation.saliency_map[285], 285, image, steps=0)
+
+
+# detection ---------------------------------------------------------------------------------------------------------
+
+
+def test_detection_white_box_with_openvino_xai_arguments(tmp_path):
+    from saliencykit.detection import mediapipe_model_path
+    from saliencykit.detection.demo import face_scenes
+
+    model = sk.load_model(mediapipe_model_path("blazeface"))
+    image = face_scenes(1)[0].image
+    preprocess = sk.Preprocess(size=128, mean=127.5, std=127.5, layout="NHWC")
+    explainer = Explainer(
+        model,
+        Task.DETECTION,
+        preprocess_fn=preprocess,
+        explain_mode=ExplainMode.WHITEBOX,
+        target_layer=["classificator_8", "classificator_16"],
+        num_anchors=[2, 6],
+        saliency_map_size=(23, 23),
+    )
+    raw = explainer.model_forward(image)["saliency_map"]
+    assert raw.shape == (1, 1, 23, 23) and raw.dtype == np.uint8 and raw.max() == 255
+    explanation = explainer(image, targets=-1)
+    assert explanation.targets == [0] and explanation.shape == (*image.shape[:2], 3)
+    explanation.save(tmp_path, "face_")
+    assert [p.name for p in tmp_path.iterdir()] == ["face_0.jpg"]
+    with pytest.raises(ValueError, match="one count per target layer"):
+        Explainer(model, Task.DETECTION, preprocess_fn=preprocess, explain_mode=ExplainMode.WHITEBOX,
+                  target_layer=["classificator_8", "classificator_16"], num_anchors=[2])  # fmt: skip

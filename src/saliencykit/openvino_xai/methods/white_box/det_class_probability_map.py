@@ -14,9 +14,9 @@ from .base import WhiteBoxMethod
 
 
 class DetClassProbabilityMap(WhiteBoxMethod):
-    """Per-class maps from the class heads named in ``target_layer`` (softmax over classes, resized to
-    ``saliency_map_size`` and combined over scales). ``num_anchors`` (anchors per cell, per head) gives the
-    number of classes when the graph cannot tell."""
+    """Per-class maps from the class heads named in ``target_layer``: softmax over the classes (a one-class head
+    keeps its own activation), resized to ``saliency_map_size`` and combined over scales. ``num_anchors`` (anchors
+    per cell, per head) gives the number of classes when the graph cannot tell."""
 
     per_class = True
 
@@ -49,19 +49,25 @@ class DetClassProbabilityMap(WhiteBoxMethod):
     def _num_classes(self, model: ov.Model) -> int | None:
         if self._num_anchors is None:
             return None
-        ops = {op.get_friendly_name(): op for op in model.get_ops()}
-        first = ops.get(self._target_layer[0])
-        if first is None:
-            raise XAIValueError(f"target_layer '{self._target_layer[0]}' is not a layer of the model.")
-        channels = first.get_output_partial_shape(0)[1].get_length()
-        return channels // self._num_anchors[0]
+        name = self._target_layer[0]
+        for op in model.get_ops():
+            if op.get_friendly_name() == name or any(name in out.get_names() for out in op.outputs()):
+                shape = op.get_output_partial_shape(0)
+                if shape.is_static and len(shape) == 4:
+                    _, d1, d2, d3 = (d.get_length() for d in shape)
+                    channels = d3 if d1 > d3 and d2 > d3 else d1  # channels-last heads (TFLite) as openvino-xai tells
+                    return max(1, channels // self._num_anchors[0])
+        return None  # the insertion names a missing or unfit layer itself
 
     def _insert(self, model: ov.Model) -> ov.Model:
+        num_classes = self._num_classes(model)
+        # openvino-xai's softmax over the classes; a one-class head (a constant softmax) keeps its own activation
+        activation = "softmax" if num_classes is not None and num_classes > 1 else "auto"
         return insert_det_class_probability_map(
             model,
             target_layer=self._target_layer,
-            num_classes=self._num_classes(model),
-            activation="softmax",
+            num_classes=num_classes,
+            activation=activation,
             output_name=SALIENCY_MAP_OUTPUT_NAME,
         )
 
