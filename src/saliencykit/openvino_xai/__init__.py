@@ -1,31 +1,15 @@
-"""Run code written for openvino-xai 1.1 by changing only its imports.
+"""openvino-xai 1.1, run by saliencykit: code written for openvino-xai runs after changing two imports.
 
-``import saliencykit.openvino_xai as xai`` and ``from saliencykit.openvino_xai.explainer import ExplainMode``
-give the same names (``Explainer``, ``Task``, ``Method``, ``insert_xai``); underneath, saliencykit's own
-API does the work. Only classification is translated.
+``import openvino_xai as xai`` -> ``import saliencykit.openvino_xai as xai`` (and ``openvino_xai.x.y`` ->
+``saliencykit.openvino_xai.x.y``), and ``import openvino.runtime as ov`` -> ``import openvino as ov``. The module
+paths, classes, defaults, enum values, log lines, file names and returned types are openvino-xai 1.1's; the
+maps come from saliencykit's graph insertions (ReciproCAM, ViT-ReciproCAM, ActivationMap, DetClassProbabilityMap)
+and black-box methods (AISE, RISE).
 """
 
-from __future__ import annotations
-
-import openvino as ov
-
-from .. import xai as _xai
-from .explainer import Explainer, ExplainMode, Explanation, _method
-from .parameters import Method, Task
-
-
-def insert_xai(
-    model: ov.Model,
-    task: Task = Task.CLASSIFICATION,
-    explain_method: Method | None = None,
-    target_layer: str | None = None,
-    embed_scaling: bool | None = True,
-    **kwargs,
-) -> ov.Model:
-    """openvino-xai's ``insert_xai``: a copy of the model with a ``saliency_map`` output."""
-    if _xai.has_xai(model):
-        return model
-    return _xai.insert_xai(model, method=_method(explain_method, target_layer), target_layer=target_layer)
-
+from .api.api import insert_xai
+from .common.parameters import Method, Task
+from .explainer.explainer import Explainer, ExplainMode
+from .explainer.explanation import Explanation
 
 __all__ = ["ExplainMode", "Explainer", "Explanation", "Method", "Task", "insert_xai"]

@@ -1,19 +1,5 @@
-"""openvino-xai 1.1's enums."""
+"""Kept for code that imported ``saliencykit.openvino_xai.parameters``; openvino-xai's path is ``common.parameters``."""
 
-from __future__ import annotations
+from .common.parameters import Method, Task
 
-from enum import Enum
-
-
-class Task(Enum):
-    CLASSIFICATION = "classification"
-    DETECTION = "detection"
-
-
-class Method(Enum):
-    ACTIVATIONMAP = "activation_map"
-    RECIPROCAM = "reciprocam"
-    VITRECIPROCAM = "vit_reciprocam"
-    DETCLASSPROBABILITYMAP = "detclassprobabilitymap"
-    RISE = "rise"
-    AISE = "aise"
+__all__ = ["Method", "Task"]

@@ -1,0 +1,1 @@
+"""openvino-xai 1.1's white-box methods."""
