@@ -49,3 +49,7 @@ class ModelOutputError(SaliencyKitError):
     def __init__(self, message: str, indices: list[int] | None = None) -> None:
         super().__init__(message)
         self.indices = list(indices or [])
+
+
+class OutputError(SaliencyKitError):
+    """An output file or folder cannot be written (a file where a folder should be, read-only, disk full)."""

@@ -9,12 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GraphError, ImageError, MethodError
+from .errors import GraphError, MethodError
 from .explanation import Explanation
-from .images import check_image
 from .methods import METHODS, RISE, BlackBoxMethod, WhiteBoxMethod, get_method
 from .methods.base import SALIENCY_OUTPUT
-from .pipeline import ModelSource, Pipeline
+from .pipeline import ModelSource, Pipeline, checked_images
 from .preprocess import Postprocess, Preprocess
 from .targets import Targets, check_targets, resolve_targets
 from .visualize import normalize
@@ -286,20 +285,6 @@ class _CountedPredict:
             return score(masks)
 
         return counted
-
-
-def checked_images(image: Any) -> tuple[list[np.ndarray], bool]:
-    """(images, single): one image or a sequence of them, each passed through :func:`check_image` and replaced by
-    what it returns (it converts what is unambiguous, e.g. other array types, and refuses the rest).
-
-    A 4-D array (or tensor) is a batch; anything else that is not a list or tuple is one image.
-    """
-    if isinstance(image, (list, tuple)) or getattr(image, "ndim", None) == 4:
-        items = list(image)
-        if not items:
-            raise ImageError("images: the list is empty; give one image (H, W, 3) or a list of them.")
-        return [check_image(im, f"image {i}") for i, im in enumerate(items)], False
-    return [check_image(image, "image")], True
 
 
 def _for_image(targets: Targets | Callable, scores: np.ndarray, index: int) -> Targets:

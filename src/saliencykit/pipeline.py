@@ -18,7 +18,7 @@ import numpy as np
 import openvino as ov
 from threadpoolctl import threadpool_limits
 
-from .errors import GraphError, ModelOutputError, PreprocessError, TargetError
+from .errors import GraphError, ImageError, ModelOutputError, PreprocessError, TargetError
 from .graph.blend import BASE_INPUT, IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
 from .images import check_image
 from .model import ModelRunner, _is_torch_module, load_model, select_input
@@ -158,6 +158,20 @@ def _fix_spatial_size(model: ov.Model, preprocess: Preprocess, input_name: str |
             "Preprocess(size=...) (CLI: --size), e.g. the size the model was trained at."
         ) from None
     return model
+
+
+def checked_images(image: Any) -> tuple[list[np.ndarray], bool]:
+    """(images, single): one image or a sequence of them, each passed through :func:`check_image` and replaced by
+    what it returns (it converts what is unambiguous, e.g. other array types, and refuses the rest).
+
+    A 4-D array (or tensor) is a batch; anything else that is not a list or tuple is one image.
+    """
+    if isinstance(image, (list, tuple)) or getattr(image, "ndim", None) == 4:
+        items = list(image)
+        if not items:
+            raise ImageError("images: the list is empty; give one image (H, W, 3) or a list of them.")
+        return [check_image(im, f"image {i}") for i, im in enumerate(items)], False
+    return [check_image(image, "image")], True
 
 
 class Pipeline:

@@ -348,10 +348,15 @@ def find_node(model: ov.Model, name: str) -> ov.Node:
         return matches[0]
     if len(matches) > 1:
         raise GraphError(f"target_layer='{name}': {len(matches)} nodes have that name; use a unique tensor name.")
-    close = difflib.get_close_matches(name, [n.get_friendly_name() for n in ops], n=5, cutoff=0.6)
+    spatial = candidate_layers(model, limit=None)
+    seen = set(spatial)
+    others = [n.get_friendly_name() for n in ops if n.get_friendly_name() not in seen]
+    close = difflib.get_close_matches(name, spatial, n=5, cutoff=0.6)  # feature maps first: they can be explained
+    close += difflib.get_close_matches(name, others, n=5 - len(close), cutoff=0.6) if len(close) < 5 else []
     hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
     raise GraphError(
-        f"target_layer='{name}': the model has no node with that name.{hint} The last spatial feature maps "
+        f"target_layer='{name}': the model has no node with that name (CLI: --target-layer).{hint} The last "
+        "spatial feature maps "
         f"in this model are:\n{_candidates_text(model)}"
     )
 
