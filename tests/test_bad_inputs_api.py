@@ -410,3 +410,41 @@ def test_bad_images_to_the_explainer(image):
 
 def test_every_error_here_is_ours():
     assert all(issubclass(e, SaliencyKitError) for e in (ModelOutputError, OutputError))
+
+
+# ------------------------------------------------------------------------------ MediaPipe model files
+
+
+def _wheel(folder, files: dict[str, bytes]):
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(f"mediapipe/{name}", data)
+    return path
+
+
+def test_mediapipe_files_are_read_out_of_the_wheel(tmp_path, monkeypatch):
+    from saliencykit.detection import mediapipe_model_path
+
+    monkeypatch.setenv("SALIENCYKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SALIENCYKIT_WHEELS", str(tmp_path / "wheels"))
+    _wheel(tmp_path / "wheels", {"modules/pose_landmark/pose_landmark_full.tflite": b"pose bytes"})
+    path = mediapipe_model_path("pose_landmark_full")
+    assert path.read_bytes() == b"pose bytes" and str(path).startswith(str(tmp_path / "cache"))
+    (tmp_path / "wheels").joinpath("mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.whl").unlink()
+    assert mediapipe_model_path("pose_landmark_full") == path  # cached: the wheel is not needed any more
+    with pytest.raises(ModelLoadError, match=r"modules/no_such.tflite: not available.*make install.*pip download"):
+        mediapipe_model_path("modules/no_such.tflite")
+
+
+def test_a_file_missing_from_the_wheel_says_so(tmp_path, monkeypatch):
+    from saliencykit.detection import mediapipe_model_path
+
+    monkeypatch.setenv("SALIENCYKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SALIENCYKIT_WHEELS", str(tmp_path / "wheels"))
+    _wheel(tmp_path / "wheels", {"modules/a.tflite": b"a"})
+    with pytest.raises(ModelLoadError, match="has no such file; paths are relative to its mediapipe/ folder"):
+        mediapipe_model_path("modules/b.tflite")
