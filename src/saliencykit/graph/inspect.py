@@ -390,8 +390,9 @@ def resolve_target_layer(
     c, h, w = (dims[1], dims[2], dims[3]) if layout == "NCHW" else (dims[3], dims[1], dims[2])
     if c is None or h is None or w is None:
         raise GraphError(
-            f"the target layer {describe(value)} has a dynamic channel or spatial size; reshape the model to a "
-            "fixed input size first (model.reshape({input: [-1, 3, H, W]}))."
+            f"the target layer {describe(value)} has a dynamic channel or spatial size; give the input size with "
+            "Preprocess(size=...) (CLI: --size), which fixes it, or reshape the model to a fixed input size "
+            "(model.reshape({input: [-1, 3, H, W]}))."
         )
     if key(value) != key(logits) and not _reaches(value, logits):
         raise GraphError(f"the target layer {describe(value)} does not feed the logits {describe(logits)}.")
