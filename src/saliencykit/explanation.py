@@ -140,8 +140,7 @@ class Explanation:
     def _picture_at(self, target: int, colormap: str, max_side: int) -> np.ndarray:
         """:meth:`picture` with its longest side at most ``max_side``, drawn small rather than shrunk after."""
         if self.image is not None:
-            image = visualize.fit(self.image, max_side)
-            return visualize.overlay(image, self.maps[self._check(target)], colormap=colormap)
+            return self.overlay(target, image=visualize.fit(self.image, max_side), colormap=colormap)
         h, w = self.image_size or self.maps[self._check(target)].shape
         scale = min(1.0, max_side / max(h, w)) if max_side else 1.0
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
