@@ -13,10 +13,12 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 # torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+# The MediaPipe detectors are .tflite files inside the mediapipe==0.10.14 wheel: it is downloaded (never installed,
+# so pip has no unmet mediapipe dependencies to complain about) and the files are read out of it into the cache.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet --no-deps mediapipe==0.10.14
 	$(PIP) install --quiet -e ".[torch,demo,dev,ray]"
+	$(PY) -m saliencykit.detection.mediapipe_files
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -3,8 +3,6 @@ DetClassProbabilityMap inside the graph (automatic head finding, explicit layers
 
 from __future__ import annotations
 
-import importlib.util
-
 import cv2
 import numpy as np
 import openvino as ov
@@ -25,7 +23,7 @@ from saliencykit.detection import (
     ssd_anchors,
 )
 from saliencykit.detection.demo import face_scenes
-from saliencykit.errors import GraphError
+from saliencykit.errors import GraphError, ModelLoadError
 from saliencykit.graph.detection import (
     find_detection_head,
     free_batch,
@@ -34,10 +32,11 @@ from saliencykit.graph.detection import (
 )
 from saliencykit.model import core
 
-if importlib.util.find_spec("mediapipe") is None:  # located, never imported
+try:  # read out of the downloaded wheel (or an installed mediapipe folder); mediapipe is never imported
+    mediapipe_model_path("blazeface")
+except ModelLoadError as exc:
     pytest.skip(
-        "the mediapipe==0.10.14 wheel (which ships the BlazeFace and palm TFLite detectors) is not installed; "
-        "`make install` adds it with --no-deps",
+        f"the mediapipe==0.10.14 wheel (which ships the BlazeFace and palm TFLite detectors) is missing: {exc}",
         allow_module_level=True,
     )
 

@@ -3,9 +3,9 @@ astronaut photo and composites with her face elsewhere, targets, files, degenera
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 
+import cv2
 import numpy as np
 import pytest
 
@@ -21,13 +21,14 @@ from saliencykit.detection import (
     mediapipe_model_path,
 )
 from saliencykit.detection.demo import face_scenes
-from saliencykit.errors import MethodError, TargetError
+from saliencykit.errors import MethodError, ModelLoadError, TargetError
 from saliencykit.metrics import pointing_game
 
-if importlib.util.find_spec("mediapipe") is None:  # located, never imported
+try:  # read out of the downloaded wheel (or an installed mediapipe folder); mediapipe is never imported
+    mediapipe_model_path("blazeface")
+except ModelLoadError as exc:
     pytest.skip(
-        "the mediapipe==0.10.14 wheel (which ships the BlazeFace TFLite detector) is not installed; "
-        "`make install` adds it with --no-deps",
+        f"the mediapipe==0.10.14 wheel (which ships the BlazeFace TFLite detector) is missing: {exc}",
         allow_module_level=True,
     )
 
@@ -280,3 +281,15 @@ def test_default_preprocess_reads_the_nhwc_layout(scenes):
     assert explainer.pipeline.preprocess.layout == "NHWC" and explainer.pipeline.preprocess.hw == (128, 128)
     # mean 0 / std 1 is not BlazeFace's [-1, 1]: detections differ, but the model runs
     explainer.detect(scenes[0].image)
+
+
+def test_saved_pictures_keep_the_box_within_the_size_cap(explainers, scenes, tmp_path):
+    explanation = explainers["det_class_probability_map"](scenes[0].image)
+    target = explanation.targets[0]
+    path = explanation.save(tmp_path, max_side=96)[0]
+    saved = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB).astype(np.float32)
+    assert max(saved.shape[:2]) == 96
+    small = sk.visualize.fit(scenes[0].image, 96)
+    with_box = explanation.overlay(target, image=small).astype(np.float32)
+    plain = sk.visualize.overlay(small, explanation.maps[target]).astype(np.float32)
+    assert np.abs(saved - with_box).mean() < np.abs(saved - plain).mean()  # the box is drawn, at the small size

@@ -192,3 +192,14 @@ def test_concurrent_first_calls_build_the_demo_model_once(tmp_path):
     assert entry_is_valid(entry)
     assert set(json.loads((entry / "manifest.json").read_text())["files"]) == {"model.xml", "model.bin"}
     assert sk.load_model(entry / "model.xml").outputs[0].get_partial_shape()[1].get_length() == 1000
+
+
+def test_auto_layout_is_nchw_without_a_model_and_read_from_the_model_otherwise():
+    image = np.zeros((20, 30, 3), np.uint8)
+    assert sk.Preprocess(size=16).layout == "auto"
+    assert sk.Preprocess(size=16)(image).shape == (1, 3, 16, 16)  # numpy path, no model to read: NCHW
+    assert sk.Preprocess(size=16, layout="nhwc")(image).shape == (1, 16, 16, 3)
+    nhwc = ov.Model([ops.relu(p := ops.parameter([-1, 8, 10, 3], np.float32, name="x"))], [p])
+    nchw = ov.Model([ops.relu(q := ops.parameter([-1, 3, 8, 10], np.float32, name="x"))], [q])
+    assert sk.Preprocess().for_model(nhwc).layout == "NHWC" and sk.Preprocess().for_model(nhwc).size == (8, 10)
+    assert sk.Preprocess().for_model(nchw).layout == "NCHW" and sk.Preprocess().for_model(nchw).size == (8, 10)

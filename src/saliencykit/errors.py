@@ -37,3 +37,19 @@ class GraphError(SaliencyKitError):
 
 class MethodError(SaliencyKitError):
     """An explanation method was asked for something it cannot do."""
+
+
+class ModelOutputError(SaliencyKitError):
+    """The model's outputs are not what the task needs (not class scores, NaN/Inf, wrong shape).
+
+    ``indices`` holds the positions in the batch of the images whose scores are at fault, when known, so a
+    caller scoring many images (the audit) can fail those images only.
+    """
+
+    def __init__(self, message: str, indices: list[int] | None = None) -> None:
+        super().__init__(message)
+        self.indices = list(indices or [])
+
+
+class OutputError(SaliencyKitError):
+    """An output file or folder cannot be written (a file where a folder should be, read-only, disk full)."""

@@ -11,12 +11,11 @@ import numpy as np
 
 from .errors import GraphError, MethodError
 from .explanation import Explanation
-from .images import check_image
-from .methods import RISE, BlackBoxMethod, WhiteBoxMethod, get_method
+from .methods import METHODS, RISE, BlackBoxMethod, WhiteBoxMethod, get_method
 from .methods.base import SALIENCY_OUTPUT
-from .pipeline import ModelSource, Pipeline
+from .pipeline import ModelSource, Pipeline, checked_images
 from .preprocess import Postprocess, Preprocess
-from .targets import Targets, resolve_targets
+from .targets import Targets, check_targets, resolve_targets
 from .visualize import normalize
 from .xai import insert_whitebox
 
@@ -24,6 +23,8 @@ log = logging.getLogger("saliencykit")
 
 MODES = ("auto", "whitebox", "blackbox")
 TASKS = ("classification", "detection")
+#: the registry's black-box methods: they take no target layer
+BLACKBOX_METHODS = ("rise", "aise")
 
 
 class Explainer:
@@ -111,8 +112,20 @@ class Explainer:
 
     def _choose(self, mode: str, method: Any, target_layer: str | None) -> tuple[Any, str]:
         self._xai_graph = None
-        if isinstance(method, str) and method.lower() in ("rise", "aise"):
-            method = get_method(method)  # black-box methods take no target layer
+        if isinstance(method, str):
+            key = method.lower().replace("-", "_")
+            if key not in METHODS:
+                raise MethodError(
+                    f"method='{method}' is unknown; available methods: {', '.join(METHODS)} (CLI: --method)."
+                )
+            if key in BLACKBOX_METHODS:
+                if target_layer is not None:
+                    raise MethodError(
+                        f"target_layer='{target_layer}' is for white-box methods; method '{method}' is black-box "
+                        "and explains the whole image. Drop target_layer= (CLI: --target-layer) or pick a "
+                        "white-box method."
+                    )
+                method = get_method(method)  # black-box methods take no target layer
         if isinstance(method, BlackBoxMethod):
             if mode == "whitebox":
                 raise MethodError(f"method '{method.name}' is black-box but mode='whitebox'.")
@@ -122,18 +135,28 @@ class Explainer:
             raise MethodError(f"{method!r} is not an explanation method (it has neither insert() nor explain()).")
         if method is not None and mode == "blackbox":
             raise MethodError(f"method {getattr(method, 'name', method)!r} is white-box but mode='blackbox'.")
+        if target_layer is not None and mode == "blackbox":
+            raise MethodError(
+                f"target_layer='{target_layer}' is for white-box methods but mode='blackbox' "
+                "(CLI: --target-layer, --mode)."
+            )
         if mode == "blackbox":
             return RISE(), "black-box mode"
+        # falling back to black-box is for the automatic choice only: what the user named must exist and fit
+        explicit = mode == "whitebox" or method is not None or target_layer is not None
         if self.pipeline.ov_model is None:
-            if mode == "whitebox" or method is not None:
-                raise MethodError("white-box methods need a model graph; a Python callable is explained black-box.")
+            if explicit:
+                raise MethodError(
+                    "white-box methods (and target_layer=) need a model graph; a Python callable is explained "
+                    "black-box: use mode='auto' or method='rise'."
+                )
             return RISE(), "the model is a Python callable"
         try:
             chosen, self._xai_graph, why = insert_whitebox(
                 self.pipeline.ov_model, method, target_layer, self._graph_postprocess()
             )
         except GraphError as exc:
-            if mode == "whitebox" or method is not None:
+            if explicit:
                 raise
             log.warning(
                 "saliencykit: falling back to black-box RISE (slower: many inferences per image) because %s", exc
@@ -160,16 +183,17 @@ class Explainer:
         if self.task == "detection":
             return self._detection(image, "all" if targets is None else targets, keep_image, progress)
         targets = "top:1" if targets is None else targets
+        if not callable(targets):
+            check_targets(targets)  # a usage error, before any image is read or any inference runs
         self._progress = progress
-        single = isinstance(image, np.ndarray) and image.ndim == 3
-        images = [image] if single else list(image)
-        for i, im in enumerate(images):
-            check_image(im, "image" if single else f"image {i}")
+        self._first = 0
+        images, single = checked_images(image)
         explain = self._explain_whitebox if self.whitebox else self._explain_blackbox
         results: list[Explanation] = []
         step = max(1, self.pipeline.batch_size) if self.pipeline.declarative else 1
         for start in range(0, len(images), step):
             chunk_targets = _offset(targets, start) if callable(targets) else targets
+            self._first = start  # images are named by their position in the call
             results.extend(explain(images[start : start + step], chunk_targets, keep_image))
         return results[0] if single else results
 
@@ -190,7 +214,7 @@ class Explainer:
         start = time.perf_counter()
         pixels = np.stack([self.pipeline.pixels(im) for im in images])
         outputs = self.pipeline.run(self._runner, pixels)
-        scores = self.pipeline.scores(outputs[0])
+        scores = self.pipeline.scores(outputs[0], names=[f"image {self._first + i}" for i in range(len(images))])
         saliency = outputs[self._map_index]
         elapsed = (time.perf_counter() - start) / len(images)
         results = []
@@ -207,7 +231,7 @@ class Explainer:
             start = time.perf_counter()
             predict = _CountedPredict(self.pipeline)
             pixels = self.pipeline.pixels(image)
-            scores = predict(pixels[None])[0]
+            scores = predict(pixels[None], names=[f"image {self._first + i}"])[0]
             chosen = resolve_targets(_for_image(targets, scores, i), scores, self.label_names)
             with self.pipeline.quiet_blas():
                 raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill, progress=self._progress)
@@ -227,7 +251,7 @@ class Explainer:
         """Class scores (N, C) for RGB uint8 images, without explaining (detection: boxes per image, in pixels)."""
         if self.task == "detection":
             return self._detection.detect(list(images))
-        return self.pipeline.predict(images)
+        return self.pipeline.predict(checked_images(images)[0])
 
 
 class _CountedPredict:
@@ -246,9 +270,9 @@ class _CountedPredict:
             return "resized image, blended on the host (normalisation in the graph)"
         return "original image, blended on the host, then preprocessed by the callable for every copy"
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+    def __call__(self, batch: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
         self.calls += len(batch)
-        return self.pipeline.predict_pixels(batch)
+        return self.pipeline.predict_pixels(batch, names)
 
     def blend_scorer(self, pixels: np.ndarray, base: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray] | None:
         score = self.pipeline.blend_scorer(pixels, base)

@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 
 from . import visualize
-from .errors import TargetError
-from .files import atomic_write_bytes, sanitize, write_image
+from .errors import OutputError, TargetError
+from .files import atomic_write_bytes, label_stems, sanitize, write_image
 from .labels import label_of
+
+#: default cap on the longest side of a saved picture (``Explanation.save(max_side=...)``)
+MAX_SIDE = 4096
 
 
 @dataclass
@@ -58,7 +61,13 @@ class Explanation:
     def map(self, target: int | str, size: tuple[int, int] | None = None) -> np.ndarray:
         """The float32 map of ``target``, bilinearly resized to ``size=(height, width)`` when given."""
         m = self.maps[self._check(target)]
-        return visualize.resize(m, size) if size is not None else m.copy()
+        if size is None:
+            return m.copy()
+        try:
+            size = visualize.check_size(size)
+        except ValueError as exc:
+            raise TargetError(f"map({target!r}): {exc}") from None
+        return visualize.resize(m, size)
 
     def overlay(
         self, target: int | str, image: np.ndarray | None = None, colormap: str = "jet", alpha: float = 0.5
@@ -76,22 +85,66 @@ class Explanation:
         size = self.image_size or self.maps[self._check(target)].shape
         return visualize.colorize(visualize.normalize(self.map(target, size)), colormap)
 
+    def _label_stem(self, target: int) -> str:
+        """The file-name part of ``target``: its sanitised label, plus ``_<index>`` when another class has the
+        same name (ImageNet's two "crane" classes), from :func:`saliencykit.files.label_stems`."""
+        num_classes = len(self.predictions) if self.predictions is not None else None
+        if self.label_names and 0 <= target < len(self.label_names):
+            key = (id(self.label_names), len(self.label_names), num_classes)
+            if getattr(self, "_stems_key", None) != key:
+                self._stems = label_stems(self.label_names, num_classes)
+                self._stems_key = key
+            return self._stems[target]
+        return sanitize(self.label(target))
+
     def file_name(self, target: int, prefix: str = "", postfix: str = "", scores: bool = True) -> str:
-        """``{prefix}{label}{postfix}{score:.2f}.jpg`` with the label sanitised for file names."""
+        """``{prefix}{label}{postfix}{score:.2f}.jpg`` with the label sanitised for file names.
+
+        Names stay unique per class when labels repeat: the repeated ones get ``_<index>``.
+        """
         score = f"{self.scores[target]:.2f}" if scores and target in self.scores else ""
-        return f"{prefix}{sanitize(self.label(target))}{postfix}{score}.jpg"
+        return f"{prefix}{self._label_stem(target)}{postfix}{score}.jpg"
 
     def save(
-        self, directory: str | Path, prefix: str = "", postfix: str = "", scores: bool = True, colormap: str = "jet"
+        self,
+        directory: str | Path,
+        prefix: str = "",
+        postfix: str = "",
+        scores: bool = True,
+        colormap: str = "jet",
+        max_side: int = MAX_SIDE,
     ) -> list[Path]:
-        """Write one picture per target into ``directory``; returns the written paths."""
+        """Write one picture per target into ``directory``; returns the written paths.
+
+        ``max_side`` caps the longest side of each picture (0: full size): a 12000 x 12000 photo's overlay is
+        drawn at the cap, not at 144 megapixels.
+        """
         directory = Path(directory)
+        if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 0:
+            raise ValueError(f"save(max_side={max_side!r}): give the longest side in pixels, or 0 for full size.")
+        if directory.exists() and not directory.is_dir():
+            raise OutputError(f"{directory}: is a file, not a folder; give a folder to save the pictures in.")
         written = []
         for target in self.targets:
             path = directory / self.file_name(target, prefix, postfix, scores)
-            write_image(path, self.picture(target, colormap=colormap))
+            try:
+                write_image(path, self._picture_at(target, colormap, int(max_side)))
+            except OSError as exc:
+                raise OutputError(
+                    f"{path}: cannot be written ({exc.strerror or exc}). Check that the folder is writable and "
+                    "the disk has room."
+                ) from None
             written.append(path)
         return written
+
+    def _picture_at(self, target: int, colormap: str, max_side: int) -> np.ndarray:
+        """:meth:`picture` with its longest side at most ``max_side``, drawn small rather than shrunk after."""
+        if self.image is not None:
+            return self.overlay(target, image=visualize.fit(self.image, max_side), colormap=colormap)
+        h, w = self.image_size or self.maps[self._check(target)].shape
+        scale = min(1.0, max_side / max(h, w)) if max_side else 1.0
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        return visualize.colorize(visualize.normalize(self.map(target, size)), colormap)
 
     def to_dict(self) -> dict[str, Any]:
         """Metadata as plain JSON-able values (no maps)."""

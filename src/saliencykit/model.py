@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +76,53 @@ def _read_model_file(path: Path) -> ov.Model:
             f"{path}: the weights file {path.with_suffix('.bin').name} is missing beside it. "
             "An OpenVINO IR is two files: copy the .bin next to the .xml."
         )
+    noise: list[str] = []
     try:
-        return core().read_model(str(path))
+        with _quiet_stderr(noise):
+            return core().read_model(str(path))
     except Exception as exc:  # OpenVINO raises RuntimeError with a long internal trace
-        first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = _openvino_reason(str(exc))
         raise ModelLoadError(
             f"{path}: could not be read as a {suffix[1:].upper()} model: the file is truncated, corrupt or not "
-            f"a model ({first_line}). Re-export or re-download it."
+            f"a model{f' ({reason})' if reason else ''}. Re-export or re-download it."
         ) from None
+    finally:
+        if noise and noise[0].strip():
+            log.debug("model frontends said while reading %s:\n%s", path, noise[0])
+
+
+@contextlib.contextmanager
+def _quiet_stderr(captured: list[str]) -> Iterator[None]:
+    """Send file descriptor 2 to a temporary file for the duration, then restore it; the text goes to ``captured``.
+
+    OpenVINO's model frontends (TensorFlow's absl logging, protobuf, flatbuffers) print parse errors straight to
+    the process's stderr before raising; a user must see only saliencykit's message.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to silence
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read(1 << 16).decode("utf-8", "replace"))
+
+
+def _openvino_reason(text: str) -> str:
+    """The line of an OpenVINO exception that says what is wrong: source locations and the generic
+    "Unable to read the model" (which only repeats the path) are dropped; "" when nothing is left."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Exception from", "Unable to read the model", "Check '")):
+            return line[:200]
+    return ""
 
 
 def _is_torch_module(obj: object) -> bool:
@@ -117,14 +160,18 @@ def select_input(model: ov.Model, input_name: str | None = None) -> ov.Output:
         if len(inputs) != 1:
             names = [next(iter(i.get_names()), f"#{n}") for n, i in enumerate(inputs)]
             raise ModelInputError(
-                f"model has {len(inputs)} inputs ({', '.join(names)}); name the image input with input_name=."
+                f"model has {len(inputs)} inputs ({', '.join(names)}); name the image input with input_name= "
+                "(CLI: --input-name)."
             )
         return inputs[0]
     for i in inputs:
         if input_name in i.get_names():
             return i
     names = [n for i in inputs for n in i.get_names()]
-    raise ModelInputError(f"model has no input named '{input_name}'; its inputs are: {', '.join(names)}.")
+    raise ModelInputError(
+        f"model has no input named '{input_name}'; its inputs are: {', '.join(names)}. Pass one of them as "
+        "input_name= (CLI: --input-name)."
+    )
 
 
 def make_batch_dynamic(model: ov.Model, input_name: str | None = None) -> tuple[ov.Model, bool]:
@@ -254,7 +301,7 @@ class ModelRunner:
                 if shape[axis].is_static and shape[axis].get_length() != batch.shape[axis]:
                     raise ModelInputError(
                         f"input '{self.input_name}' has the fixed shape {shape}; got an array of shape "
-                        f"{batch.shape}. Resize the images (e.g. Preprocess(size=...)) to match."
+                        f"{batch.shape}. Resize the images (Preprocess(size=...), CLI: --size) to match."
                     )
         if batch.shape[0] == 0:
             raise ModelInputError(f"input '{self.input_name}': empty batch.")

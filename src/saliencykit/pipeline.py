@@ -18,10 +18,10 @@ import numpy as np
 import openvino as ov
 from threadpoolctl import threadpool_limits
 
-from .errors import GraphError, PreprocessError
+from .errors import GraphError, ImageError, ModelOutputError, PreprocessError, TargetError
 from .graph.blend import BASE_INPUT, IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
 from .images import check_image
-from .model import ModelRunner, _is_torch_module, load_model
+from .model import ModelRunner, _is_torch_module, load_model, select_input
 from .preprocess import Postprocess, Preprocess, apply_postprocess, resolve_postprocess
 
 ModelSource = str | Path | ov.Model | Any
@@ -29,6 +29,149 @@ ModelSource = str | Path | ov.Model | Any
 #: 2 wastes at most one padded mask per call (AISE sends batches of 6)
 BLEND_CHUNK = 2
 log = logging.getLogger(__name__)
+TASKS = ("classification", "detection")
+
+
+def _output_kind(dims: Sequence[int | None]) -> str:
+    """What a non-class-score output of shape ``dims`` (batch first) most likely is, and what fits it."""
+    if len(dims) == 4:
+        return (
+            "it looks like a per-pixel map or feature map (N, C, H, W), e.g. a segmentation model: "
+            "task='segmentation' is planned but not supported yet"
+        )
+    if len(dims) == 3:
+        return (
+            "it looks like a detector's boxes or anchors (N, boxes, values): use Explainer(..., task='detection') "
+            "with a detection postprocess"
+        )
+    return "a classifier's output must be (N, C) class scores"
+
+
+def class_scores_problem(dims: Sequence[int | None]) -> str | None:
+    """Why an output of shape ``dims`` (batch first, None for dynamic) is not class scores; None when it is.
+
+    Class scores are (N, C), or (N, C) with singleton extra axes such as (N, C, 1, 1) or (N, 1, 1, C).
+    A dynamic axis could be anything: it is judged at run time on the real array.
+    """
+    if len(dims) < 2:
+        return f"it has {len(dims)} dimension(s): expected (N, C) with the batch first"
+    extra = [d for d in dims[1:] if d != 1]
+    if any(d is None for d in extra):
+        return None
+    if len(extra) > 1:
+        return _output_kind(dims)
+    return None
+
+
+def _output_text(name: str, shape: object, problem: str) -> str:
+    return (
+        f"model output '{name}' has shape {shape}, which is not class scores (N, C): {problem}. "
+        "The classification task needs one score per class, e.g. (N, 1000) or (N, 1000, 1, 1)."
+    )
+
+
+def static_num_classes(model: ov.Model, output: int = 0) -> int | None:
+    """The number of classes of a classifier's ``output`` read from the graph; None when the shape is dynamic.
+
+    Raises :class:`ModelOutputError` when the static shape cannot be class scores (e.g. [1, 3, 64, 64]).
+    """
+    port = model.outputs[output]
+    shape = port.get_partial_shape()
+    name = port.get_any_name() if port.get_names() else port.get_node().get_friendly_name()
+    if shape.rank.is_dynamic:
+        return None
+    dims = [d.get_length() if d.is_static else None for d in shape]
+    problem = class_scores_problem(dims)
+    if problem is not None:
+        extra = ""
+        if len(model.outputs) > 1:
+            extra = (
+                f" The model has {len(model.outputs)} outputs; saliencykit scores classes from the first one: "
+                "put the class scores first when exporting."
+            )
+        raise ModelOutputError(_output_text(name, shape, problem) + extra)
+    rest = [d for d in dims[1:] if d != 1]
+    if not rest:
+        return 1 if all(d is not None for d in dims[1:]) else None
+    return rest[0]
+
+
+def check_class_scores(outputs: object, batch: int, source: str = "model") -> np.ndarray:
+    """``outputs`` of a batch of ``batch`` images as an (N, C) float array; :class:`ModelOutputError` otherwise."""
+    try:
+        array = np.asarray(outputs, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ModelOutputError(
+            f"{source} returned {type(outputs).__name__}, not an array of class scores; return a numpy array of "
+            f"shape (N, C) for a batch of N images (here N={batch})."
+        ) from None
+    problem = class_scores_problem(list(array.shape))
+    if array.ndim >= 1 and array.shape[0] != batch:
+        problem = problem or f"its first axis is {array.shape[0]} for a batch of {batch} images"
+    if problem is not None:
+        raise ModelOutputError(
+            f"{source} returned shape {array.shape} for a batch of {batch} images, which is not class scores: "
+            f"{problem}. Expected (N, C) with N={batch}, e.g. ({batch}, 1000)."
+        )
+    return array.reshape(batch, -1)
+
+
+def check_finite(scores: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
+    """``scores`` unchanged when every value is finite; else :class:`ModelOutputError` naming the images."""
+    finite = np.isfinite(scores).all(axis=tuple(range(1, scores.ndim)))
+    if finite.all():
+        return scores
+    bad = [int(i) for i in np.flatnonzero(~finite)]
+    who = ", ".join(names[i] if names is not None and i < len(names) else f"batch index {i}" for i in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    raise ModelOutputError(
+        f"the model returned NaN or infinite scores for {who}{more}. Such scores cannot be ranked or explained. "
+        "Likely causes: the wrong preprocessing scale (mean=/std=, CLI: --mean/--std) overflowing the model, a "
+        "reduced precision (f16/bf16) overflowing, or a broken model export.",
+        indices=bad,
+    )
+
+
+def _fix_spatial_size(model: ov.Model, preprocess: Preprocess, input_name: str | None) -> ov.Model:
+    """``model`` with a dynamic height/width reshaped to ``preprocess.size`` (batch and channels unchanged).
+
+    White-box methods need a feature map of known size; a model exported with a dynamic input size gets the
+    size the user chose (``Preprocess(size=...)``, CLI: ``--size``). Models with a fixed size are returned as is.
+    """
+    port = select_input(model, input_name)
+    shape = port.get_partial_shape()
+    if shape.rank.is_dynamic or shape.rank.get_length() != 4:
+        return model
+    axes = (2, 3) if preprocess.layout == "NCHW" else (1, 2)
+    if all(shape[a].is_static for a in axes):
+        return model
+    dims = [shape[i] for i in range(4)]
+    dims[axes[0]], dims[axes[1]] = ov.Dimension(preprocess.hw[0]), ov.Dimension(preprocess.hw[1])
+    model = model.clone()  # the caller's ov.Model stays as it was
+    port = select_input(model, input_name)
+    try:
+        model.reshape({port: ov.PartialShape(dims)})
+    except Exception as exc:  # OpenVINO's shape inference explains in a long internal message
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise PreprocessError(
+            f"the model input {shape} cannot take size={preprocess.hw} ({first}); give another "
+            "Preprocess(size=...) (CLI: --size), e.g. the size the model was trained at."
+        ) from None
+    return model
+
+
+def checked_images(image: Any) -> tuple[list[np.ndarray], bool]:
+    """(images, single): one image or a sequence of them, each passed through :func:`check_image` and replaced by
+    what it returns (it converts what is unambiguous, e.g. other array types, and refuses the rest).
+
+    A 4-D array (or tensor) is a batch; anything else that is not a list or tuple is one image.
+    """
+    if isinstance(image, (list, tuple)) or getattr(image, "ndim", None) == 4:
+        items = list(image)
+        if not items:
+            raise ImageError("images: the list is empty; give one image (H, W, 3) or a list of them.")
+        return [check_image(im, f"image {i}") for i, im in enumerate(items)], False
+    return [check_image(image, "image")], True
 
 
 class Pipeline:
@@ -49,7 +192,11 @@ class Pipeline:
         example_input: Any = None,
         input_shape: Sequence[int] | None = None,
         batch_size: int = 16,
+        task: str = "classification",
     ) -> None:
+        if task not in TASKS:
+            raise PreprocessError(f"task='{task}': use one of {', '.join(TASKS)}.")
+        self.task = task
         self.device = device
         self.input_name = input_name
         self.batch_size = batch_size
@@ -67,14 +214,21 @@ class Pipeline:
             shape_unknown = example_input is None and input_shape is None
             if _is_torch_module(model) and shape_unknown and isinstance(preprocess, Preprocess) and preprocess.size:
                 h, w = preprocess.hw
-                input_shape = (1, 3, h, w) if preprocess.layout == "NCHW" else (1, h, w, 3)
+                input_shape = (1, h, w, 3) if preprocess.layout == "NHWC" else (1, 3, h, w)
             self.ov_model = load_model(model, example_input=example_input, input_shape=input_shape)
         if preprocess is None:
             preprocess = Preprocess()
         if isinstance(preprocess, Preprocess) and self.ov_model is not None:
             preprocess = preprocess.for_model(self.ov_model, input_name)
+            self.ov_model = _fix_spatial_size(self.ov_model, preprocess, input_name)
         self.preprocess = preprocess
         self.postprocess = resolve_postprocess(self.ov_model, postprocess) if self.ov_model is not None else postprocess
+        #: classes the graph says the model scores (None: not known before running it)
+        self.num_classes: int | None = None
+        if task == "classification" and self.ov_model is not None:
+            self.num_classes = static_num_classes(self.ov_model)
+            if not callable(self.postprocess):
+                self._check_label_count(self.num_classes, "its output shape")
         self._plain_runner: ModelRunner | None = None
         self._blend_runner: ModelRunner | None = None
 
@@ -115,17 +269,41 @@ class Pipeline:
         """Every output of ``runner`` for a pixel batch."""
         return runner.infer(self._model_input(pixel_batch))
 
-    def scores(self, outputs: np.ndarray) -> np.ndarray:
-        """Postprocessed class scores (N, C) from the model's first output."""
-        return apply_postprocess(np.asarray(outputs).reshape(len(outputs), -1), self.postprocess)
+    def _check_label_count(self, num_classes: int | None, where: str) -> None:
+        if self.label_names is None or num_classes is None or num_classes == len(self.label_names):
+            return
+        n = len(self.label_names)
+        raise TargetError(
+            f"label_names has {n} names but the model scores {num_classes} classes ({where}): name N must be "
+            f"class N, so {'some classes would have no name' if n < num_classes else 'names would be left over'}. "
+            f"Give exactly {num_classes} names (CLI: --labels, a file of {num_classes} lines, one per class), "
+            "the labels of this model."
+        )
 
-    def predict_pixels(self, pixel_batch: np.ndarray) -> np.ndarray:
+    def scores(self, outputs: np.ndarray, names: Sequence[str] | None = None, batch: int | None = None) -> np.ndarray:
+        """Postprocessed class scores (N, C) from the model's first output.
+
+        The one place scores are made: outputs that are not class scores raise :class:`ModelOutputError`, and
+        so do NaN or infinite scores (``names`` name the images, for the message and ``error.indices``).
+        ``batch`` is the number of images sent, when the outputs come from code that could get it wrong.
+        """
+        if self.task == "classification":
+            source = "the model" if self.predict_fn is None else "the predict callable"
+            logits = check_class_scores(outputs, len(outputs) if batch is None else batch, source)
+        else:
+            logits = np.asarray(outputs).reshape(len(outputs), -1)
+        scores = apply_postprocess(logits, self.postprocess)
+        if self.task == "classification":
+            self._check_label_count(scores.shape[-1], "its outputs")
+        return check_finite(scores, names)
+
+    def predict_pixels(self, pixel_batch: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
         """Class scores (N, C) for a pixel batch: the ``predict`` that black-box methods call."""
         if self.predict_fn is not None:
-            return apply_postprocess(np.asarray(self.predict_fn(pixel_batch)), self.postprocess)
+            return self.scores(self.predict_fn(pixel_batch), names, len(pixel_batch))
         if self._plain_runner is None:
             self._plain_runner = self.compile()
-        return self.scores(self.run(self._plain_runner, pixel_batch)[0])
+        return self.scores(self.run(self._plain_runner, pixel_batch)[0], names)
 
     def blend_scorer(self, pixels: np.ndarray, base: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray] | None:
         """``score(masks)``: class scores (N, C) of ``pixels`` blended towards ``base`` by masks (N, H, W) in [0, 1].
@@ -175,7 +353,8 @@ class Pipeline:
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class scores (N, C) for RGB uint8 images."""
-        pixels = [self.pixels(im, f"image {i}") for i, im in enumerate(images)]
+        names = [f"image {i}" for i in range(len(images))]
+        pixels = [self.pixels(im, name) for im, name in zip(images, names)]
         if self.declarative:
-            return self.predict_pixels(np.stack(pixels))
-        return np.concatenate([self.predict_pixels(p[None]) for p in pixels])  # opaque: sizes may differ
+            return self.predict_pixels(np.stack(pixels), names)
+        return np.concatenate([self.predict_pixels(p[None], [n]) for p, n in zip(pixels, names)])  # sizes may differ

@@ -33,6 +33,33 @@ _RESIZE = {
 }
 
 
+LAYOUTS = ("NCHW", "NHWC", "AUTO")
+#: the input sizes saliencykit accepts: below 8 pixels no model sees anything, above 8192 one image's tensors
+#: alone take gigabytes
+MIN_SIZE, MAX_SIZE = 8, 8192
+
+
+def _check_size(size: object) -> tuple[int, int]:
+    """``size`` as (height, width) within [MIN_SIZE, MAX_SIZE], or a :class:`PreprocessError` before any allocation."""
+    values = [size] if np.isscalar(size) else size
+    try:
+        items = list(values)  # type: ignore[call-overload]
+        ok = all(not isinstance(v, (bool, np.bool_, str)) and float(v) == int(v) for v in items)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or len(items) not in (1, 2):
+        raise PreprocessError(
+            f"Preprocess size={size!r}: give an int or (height, width) in pixels (CLI: --size N), e.g. size=224."
+        )
+    hw = (int(items[0]), int(items[-1]))
+    if not all(MIN_SIZE <= v <= MAX_SIZE for v in hw):
+        raise PreprocessError(
+            f"Preprocess size={size!r}: each side must be between {MIN_SIZE} and {MAX_SIZE} pixels (CLI: --size); "
+            "models take inputs of a few hundred pixels, e.g. size=224."
+        )
+    return hw
+
+
 def _triple(value: float | Sequence[float], name: str) -> tuple[float, float, float]:
     values = [float(value)] * 3 if np.isscalar(value) else [float(v) for v in value]  # type: ignore[union-attr]
     if len(values) == 1:
@@ -52,7 +79,9 @@ class Preprocess:
         mean: subtracted from the 0..255 pixel values, per channel (in RGB order) or one number.
         std: divides after the mean; ``scale`` is an alias for a single divisor.
         channel_order: ``"RGB"`` or ``"BGR"``, the order the model was trained on.
-        layout: ``"NCHW"`` or ``"NHWC"``, the model input's layout.
+        layout: ``"NCHW"``, ``"NHWC"`` or ``"auto"`` (default): read from the model input's shape when that is
+            unambiguous (3 channels on axis 1 -> NCHW, on the last axis -> NHWC). A ``Preprocess`` used on its own
+            in numpy (``preprocess(image)``), with no model to read, treats ``"auto"`` as NCHW.
 
     >>> p = Preprocess(size=224, mean=127.5, std=127.5)
     >>> p(np.zeros((300, 400, 3), np.uint8)).shape
@@ -65,7 +94,7 @@ class Preprocess:
     std: float | Sequence[float] = 1.0
     scale: float | None = None
     channel_order: str = "RGB"
-    layout: str = "NCHW"
+    layout: str = "auto"
     _mean: tuple[float, float, float] = field(init=False, repr=False, compare=False)
     _std: tuple[float, float, float] = field(init=False, repr=False, compare=False)
 
@@ -74,15 +103,14 @@ class Preprocess:
             raise PreprocessError(f"Preprocess resize='{self.resize}': use one of {', '.join(_RESIZE)}.")
         if self.channel_order.upper() not in ("RGB", "BGR"):
             raise PreprocessError(f"Preprocess channel_order='{self.channel_order}': use 'RGB' or 'BGR'.")
-        if self.layout.upper() not in ("NCHW", "NHWC"):
-            raise PreprocessError(f"Preprocess layout='{self.layout}': use 'NCHW' or 'NHWC'.")
+        if not isinstance(self.layout, str) or self.layout.upper() not in LAYOUTS:
+            raise PreprocessError(
+                f"Preprocess layout={self.layout!r}: use 'NCHW', 'NHWC' or 'auto' (CLI: --layout NCHW|NHWC)."
+            )
         object.__setattr__(self, "channel_order", self.channel_order.upper())
-        object.__setattr__(self, "layout", self.layout.upper())
+        object.__setattr__(self, "layout", self.layout.upper() if self.layout.upper() != "AUTO" else "auto")
         if self.size is not None:
-            size = (int(self.size), int(self.size)) if np.isscalar(self.size) else tuple(int(s) for s in self.size)
-            if len(size) != 2 or min(size) < 1:
-                raise PreprocessError(f"Preprocess size={self.size!r}: give an int or (height, width).")
-            object.__setattr__(self, "size", size)
+            object.__setattr__(self, "size", _check_size(self.size))
         std = _triple(self.scale, "scale") if self.scale is not None else _triple(self.std, "std")
         if min(abs(s) for s in std) == 0:
             raise PreprocessError("Preprocess std/scale must not be zero.")
@@ -93,19 +121,65 @@ class Preprocess:
     def hw(self) -> tuple[int, int]:
         """Target (height, width); raises if no size is known yet."""
         if self.size is None:
-            raise PreprocessError("Preprocess has no size: give size= or use a model with a fixed input size.")
+            raise PreprocessError(
+                "Preprocess has no size: give Preprocess(size=...) (CLI: --size), or use a model with a fixed input "
+                "size."
+            )
         return self.size  # type: ignore[return-value]
 
-    def for_model(self, model: ov.Model, input_name: str | None = None) -> Preprocess:
-        """Fill in ``size`` from the model's fixed spatial input size when it was not given."""
-        if self.size is not None:
-            return self
+    @property
+    def data_layout(self) -> str:
+        """The layout the numpy path uses: ``layout``, with ``"auto"`` meaning NCHW when there is no model."""
+        return "NHWC" if self.layout == "NHWC" else "NCHW"
+
+    def resolve_layout(self, model: ov.Model, input_name: str | None = None) -> str:
+        """The model input's layout: ``layout`` checked against a static shape, or detected when ``"auto"``.
+
+        Raises :class:`PreprocessError` when ``"auto"`` cannot tell (e.g. [1, 3, 224, 3], or dynamic channels),
+        or when an explicit layout contradicts the shape (NCHW given, the input is [1, 224, 224, 3]).
+        """
         shape = select_input(model, input_name).get_partial_shape()
-        axes = (2, 3) if self.layout == "NCHW" else (1, 2)
+        if shape.rank.is_dynamic or shape.rank.get_length() != 4:
+            if self.layout != "auto":
+                return self.layout
+            raise PreprocessError(
+                f"the model input has shape {shape}, not 4-D (N, C, H, W) or (N, H, W, C): cannot detect its layout; "
+                "pass layout='NCHW' or layout='NHWC' (CLI: --layout)."
+            )
+        second, last = (shape[a].get_length() if shape[a].is_static else None for a in (1, 3))
+        detected = _detect_layout(second, last)
+        if self.layout == "auto":
+            if detected is None:
+                raise PreprocessError(
+                    f"the model input has shape {shape}: its layout is ambiguous. Pass layout='NCHW' (channels on "
+                    "axis 1) or layout='NHWC' (channels last) to Preprocess (CLI: --layout NCHW|NHWC)."
+                )
+            return detected
+        channels = second if self.layout == "NCHW" else last
+        other = last if self.layout == "NCHW" else second
+        if channels is not None and channels != 3 and other == 3:
+            right = "NHWC" if self.layout == "NCHW" else "NCHW"
+            raise PreprocessError(
+                f"layout='{self.layout}' does not fit the model input of shape {shape}: its channels (3) are on "
+                f"the {'last axis' if right == 'NHWC' else 'axis 1'}. Use layout='{right}' (CLI: --layout {right}), "
+                "or leave layout='auto'."
+            )
+        return self.layout
+
+    def for_model(self, model: ov.Model, input_name: str | None = None) -> Preprocess:
+        """This preprocessing with the layout resolved (:meth:`resolve_layout`) and ``size`` filled in from the
+        model's fixed spatial input size when it was not given."""
+        layout = self.resolve_layout(model, input_name)
+        resolved = self if layout == self.layout else Preprocess(**{**self._fields(), "layout": layout})
+        if resolved.size is not None:
+            return resolved
+        shape = select_input(model, input_name).get_partial_shape()
+        axes = (2, 3) if layout == "NCHW" else (1, 2)
         if shape.rank.is_static and shape.rank.get_length() == 4 and all(shape[a].is_static for a in axes):
-            return Preprocess(**{**self._fields(), "size": (shape[axes[0]].get_length(), shape[axes[1]].get_length())})
+            size = (shape[axes[0]].get_length(), shape[axes[1]].get_length())
+            return Preprocess(**{**resolved._fields(), "size": size})
         raise PreprocessError(
-            f"the model input has no fixed spatial size ({shape}); give Preprocess(size=(height, width))."
+            f"the model input has no fixed spatial size ({shape}); give Preprocess(size=(height, width)) (CLI: --size)."
         )
 
     def _fields(self) -> dict:
@@ -132,7 +206,7 @@ class Preprocess:
         x = (pixels - np.float32(self._mean)) / np.float32(self._std)
         if self.channel_order == "BGR":
             x = x[..., ::-1]
-        if self.layout == "NCHW":
+        if self.data_layout == "NCHW":
             x = x.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(x, dtype=np.float32)
 
@@ -145,13 +219,14 @@ class Preprocess:
 
         Normalisation, channel order and layout run inside the compiled graph.
         """
+        layout = self.resolve_layout(model, input_name)
         model = model.clone()
         port = select_input(model, input_name)
         name = port.get_any_name() if port.get_names() else None
         ppp = PrePostProcessor(model)
         inp = ppp.input(name) if name else ppp.input()
         inp.tensor().set_element_type(ov.Type.f32).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.RGB)
-        inp.model().set_layout(ov.Layout(self.layout))
+        inp.model().set_layout(ov.Layout(layout))
         steps = inp.preprocess()
         if self.channel_order == "BGR":
             steps.convert_color(ColorFormat.BGR)
@@ -162,6 +237,19 @@ class Preprocess:
         if any(s != 1 for s in self._std):
             steps.scale(list(self._std[order]))
         return ppp.build()
+
+
+def _detect_layout(second: int | None, last: int | None) -> str | None:
+    """NCHW or NHWC from a 4-D input's axis 1 and last axis (None: dynamic); None when it is ambiguous.
+
+    Three channels on exactly one of the two axes decide; else one channel (a grey model) on exactly one of them.
+    """
+    for channels in (3, 1):
+        if second == channels and last != channels and (channels == 3 or last not in (1, 3)):
+            return "NCHW"
+        if last == channels and second != channels and (channels == 3 or second not in (1, 3)):
+            return "NHWC"
+    return None
 
 
 Postprocess = str | Callable[[np.ndarray], np.ndarray]

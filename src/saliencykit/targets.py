@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,39 +12,100 @@ from .labels import label_index
 
 Targets = int | str | Sequence[int | str]
 
+_HOW = "give class indices (int), class names (str), 'top:K' or 'all'"
+
+
+def _index(item: object) -> int | None:
+    """``item`` as a class index when it is an integer or an integral float (285.0); None when it is not a number.
+
+    Bools are refused: ``True`` as a class index is a mistake, not class 1.
+    """
+    if isinstance(item, (bool, np.bool_)):
+        raise TargetError(f"target {item!r} is a bool; {_HOW}.")
+    if isinstance(item, numbers.Integral):
+        return int(item)
+    if isinstance(item, numbers.Real):
+        value = float(item)
+        if not np.isfinite(value) or value != int(value):
+            raise TargetError(f"target {item!r} is not a whole number: class indices are integers, e.g. 285.")
+        return int(value)
+    return None
+
+
+def _top_k(targets: str) -> int:
+    try:
+        k = int(targets[4:])
+    except ValueError:
+        raise TargetError(f"targets='{targets}': write top:K with an integer K, e.g. top:3.") from None
+    if k < 1:
+        raise TargetError(f"targets='{targets}': K must be at least 1, e.g. top:3.")
+    return k
+
+
+def _items(targets: object) -> list:
+    if isinstance(targets, (str, numbers.Number, np.bool_)):
+        return [targets]
+    if isinstance(targets, np.ndarray) and targets.ndim == 0:
+        return [targets.item()]
+    try:
+        items = list(targets)  # type: ignore[call-overload]
+    except TypeError:
+        raise TargetError(f"targets={targets!r} ({type(targets).__name__}): {_HOW}.") from None
+    if not items:
+        raise TargetError(f"targets is empty: {_HOW}.")
+    return items
+
+
+def check_targets(targets: Targets) -> None:
+    """Raise :class:`TargetError` for a request that is wrong whatever the model says (before any inference).
+
+    Checks types, ``top:K`` syntax and negative indices; ranges and names are checked by :func:`resolve_targets`.
+    """
+    if isinstance(targets, str) and (targets == "all" or targets.startswith("top:")):
+        if targets != "all":
+            _top_k(targets)
+        return
+    if not isinstance(targets, (str, list, tuple, np.ndarray)) and _index(targets) == -1:
+        return
+    for item in _items(targets):
+        if isinstance(item, str):
+            continue
+        index = _index(item)
+        if index is None:
+            raise TargetError(f"target {item!r} ({type(item).__name__}): {_HOW}.")
+        if index < 0:
+            raise TargetError(f"target {index} is negative: class indices start at 0 (-1 alone means all classes).")
+
 
 def resolve_targets(targets: Targets, scores: np.ndarray, label_names: list[str] | None) -> list[int]:
     """Class indices for ``targets``: an int, a label name, a list mixing both, ``"top:k"``, ``"all"`` or -1.
 
-    ``scores`` (num_classes,) ranks classes for ``"top:k"``; duplicates are dropped, order is kept.
+    ``scores`` (num_classes,) ranks classes for ``"top:k"``; duplicates are dropped, order is kept. Integral
+    floats (``285.0``) and numpy integers count as indices; anything else raises :class:`TargetError`.
 
     >>> resolve_targets("top:2", np.array([0.1, 0.7, 0.2]), None)
     [1, 2]
     """
     num_classes = int(scores.shape[-1])
-    if isinstance(targets, (int, np.integer)) and int(targets) == -1 or targets == "all":
+    if isinstance(targets, str) and targets == "all":
         return list(range(num_classes))
     if isinstance(targets, str) and targets.startswith("top:"):
-        try:
-            k = int(targets[4:])
-        except ValueError:
-            raise TargetError(f"targets='{targets}': write top:K with an integer K, e.g. top:3.") from None
-        if not 1 <= k <= num_classes:
-            raise TargetError(f"targets='{targets}': K must be between 1 and {num_classes}.")
+        k = _top_k(targets)
+        if k > num_classes:
+            raise TargetError(f"targets='{targets}': K must be between 1 and {num_classes} (the model's classes).")
         return [int(i) for i in np.argsort(-scores, kind="stable")[:k]]
-    items = [targets] if isinstance(targets, (int, np.integer, str)) else list(targets)
-    if not items:
-        raise TargetError("targets is empty: give class indices, names, 'top:K' or 'all'.")
+    if not isinstance(targets, (str, list, tuple, np.ndarray)) and _index(targets) == -1:
+        return list(range(num_classes))
     out: list[int] = []
-    for item in items:
+    for item in _items(targets):
         if isinstance(item, str):
             index = label_index(item, label_names)
-        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            index = int(item)
+        else:
+            index = _index(item)
+            if index is None:
+                raise TargetError(f"target {item!r} ({type(item).__name__}): {_HOW}.")
             if not 0 <= index < num_classes:
                 raise TargetError(f"target {index} is out of range: this model has classes 0..{num_classes - 1}.")
-        else:
-            raise TargetError(f"target {item!r}: give a class index (int) or a class name (str).")
         if index not in out:
             out.append(index)
     return out

@@ -9,6 +9,7 @@ import openvino as ov
 
 from .errors import GraphError, MethodError
 from .graph import has_xai
+from .graph.inspect import find_node
 from .methods import ReciproCAM, ViTReciproCAM, WhiteBoxMethod, get_method
 from .model import load_model
 from .preprocess import resolve_postprocess
@@ -27,6 +28,8 @@ def insert_whitebox(
     With no method, ViT-ReciproCAM is tried when the graph has transformer blocks, else ReciproCAM; when
     neither fits, a :class:`GraphError` says what each one looked for.
     """
+    if target_layer is not None:
+        find_node(model, target_layer)  # a named layer that does not exist: say so, with close candidates
     if isinstance(method, str):
         method = get_method(method, target_layer=target_layer)
         if not isinstance(method, WhiteBoxMethod):

@@ -24,6 +24,7 @@ import numpy as np
 from .. import visualize
 from ..files import atomic_write_bytes, sanitize, unique_stems
 from ..labels import label_of
+from ..visualize import fit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import ImageResult
@@ -79,22 +80,6 @@ def map_file_name(
     """
     gt = f"_gt_{sanitize(gt_label, 40)}_{gt_score:.2f}" if gt_label is not None and gt_score is not None else ""
     return f"{base}{gt}_pr_{sanitize(label, 40)}_{score:.2f}.jpg"
-
-
-def fit(image: np.ndarray, max_side: int) -> np.ndarray:
-    """``image`` shrunk so that its longest side is at most ``max_side`` (0: unchanged).
-
-    Halvings with a Gaussian pyramid, then one bilinear step: the quality of area interpolation at a fraction
-    of its cost (OpenCV's INTER_AREA is several times slower than the JPEG encoding of the result).
-    """
-    h, w = image.shape[:2]
-    if not max_side or max(h, w) <= max_side:
-        return image
-    while max(image.shape[:2]) >= 2 * max_side:
-        image = cv2.pyrDown(image)
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
 
 
 @lru_cache(maxsize=16)

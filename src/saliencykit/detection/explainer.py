@@ -15,13 +15,12 @@ import numpy as np
 import openvino as ov
 
 from ..errors import GraphError, MethodError, TargetError
-from ..images import check_image
 from ..labels import label_index, label_of
 from ..methods.aise_detection import AISEDetection
 from ..methods.base import SALIENCY_OUTPUT
 from ..methods.drise import DRISE
 from ..model import ModelRunner, _is_torch_module, load_model, select_input
-from ..pipeline import Pipeline
+from ..pipeline import Pipeline, checked_images
 from ..preprocess import Preprocess
 from ..visualize import normalize
 from .base import DetectionBlackBoxMethod, DetectionWhiteBoxMethod
@@ -127,7 +126,7 @@ class DetectionExplainer:
             shape_unknown = example_input is None and input_shape is None
             if _is_torch_module(model) and shape_unknown and isinstance(preprocess, Preprocess) and preprocess.size:
                 h, w = preprocess.hw
-                input_shape = (1, 3, h, w) if preprocess.layout == "NCHW" else (1, h, w, 3)
+                input_shape = (1, h, w, 3) if preprocess.layout == "NHWC" else (1, 3, h, w)
             graph = load_model(model, example_input=example_input, input_shape=input_shape)
             if preprocess is None:
                 preprocess = Preprocess(layout=_guess_layout(graph, input_name))
@@ -135,7 +134,7 @@ class DetectionExplainer:
 
             source = free_batch(graph, input_name)
         self.pipeline = Pipeline(
-            source, preprocess, "identity", device, label_names, input_name, None, None, batch_size
+            source, preprocess, "identity", device, label_names, input_name, None, None, batch_size, task="detection"
         )
         self.mode = mode
         self.class_output = class_output
@@ -240,11 +239,9 @@ class DetectionExplainer:
 
     def detect(self, images: np.ndarray | Sequence[np.ndarray]) -> Detections | list[Detections]:
         """The detector's boxes for RGB uint8 images, in pixels of each image (by decreasing score)."""
-        single = isinstance(images, np.ndarray) and images.ndim == 3
-        images = [images] if single else list(images)
+        images, single = checked_images(images)
         result = []
-        for i, image in enumerate(images):
-            check_image(image, "image" if single else f"image {i}")
+        for image in images:
             pixels = self.pipeline.pixels(image)[None]
             if self.whitebox:  # the compiled graph with maps: no second compilation
                 outputs = [o for k, o in enumerate(self._infer(pixels, self._runner)) if k != self._map_index]
@@ -270,10 +267,7 @@ class DetectionExplainer:
         ``progress(done, total)`` is called as black-box methods advance.
         """
         self._progress = progress
-        single = isinstance(image, np.ndarray) and image.ndim == 3
-        images = [image] if single else list(image)
-        for i, im in enumerate(images):
-            check_image(im, "image" if single else f"image {i}")
+        images, single = checked_images(image)
         results: list[DetectionExplanation] = []
         if self.whitebox:
             step = max(1, self.pipeline.batch_size) if self.pipeline.declarative else 1

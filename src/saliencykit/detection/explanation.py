@@ -72,6 +72,13 @@ class DetectionExplanation(Explanation):
         coloured = visualize.colorize(visualize.normalize(self.map(target, size)), colormap)
         return visualize.draw_box(coloured, self._box_at(target, size), self.caption(target))
 
+    def _picture_at(self, target: int, colormap: str, max_side: int) -> np.ndarray:
+        """:meth:`picture` drawn with its longest side at most ``max_side`` (what :meth:`save` writes)."""
+        picture = super()._picture_at(target, colormap, max_side)
+        if self.image is not None:  # drawn by overlay(), box included
+            return picture
+        return visualize.draw_box(picture, self._box_at(target, picture.shape[:2]), self.caption(target))
+
     def _box_at(self, target: int, size: tuple[int, int]) -> tuple[float, float, float, float]:
         x0, y0, x1, y1 = self.boxes[target]
         if self.image_size and tuple(size) != tuple(self.image_size):

@@ -15,7 +15,7 @@ and turning them into boxes takes three steps, each a small function here:
 
 :class:`SSDPostprocess` bundles them into the postprocess a :class:`~saliencykit.detection.DetectionExplainer`
 needs; :func:`blazeface` and :func:`palm_detection` configure it for the two pretrained TFLite detectors in the
-PyPI wheel ``mediapipe==0.10.14`` (read from its folder with :func:`mediapipe_model_path`; mediapipe is never
+PyPI wheel ``mediapipe==0.10.14`` (read out of the wheel with :func:`mediapipe_model_path`; mediapipe is never
 imported). This module is also the example to copy for your own SSD-style model: change the anchor options,
 the box scale and which output holds what.
 
@@ -26,14 +26,13 @@ the box scale and which output holds what.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelLoadError, PreprocessError
+from ..errors import PreprocessError
 from .boxes import DetectionBatch, Detections, box_iou
 
 # ---------------------------------------------------------------------------------------------------- anchors
@@ -326,34 +325,26 @@ class SSDPostprocess:
 
 # ------------------------------------------------------------------------------------------ MediaPipe models
 
-#: the two detectors of the ``mediapipe==0.10.14`` wheel, relative to its package folder
+#: MediaPipe models of the ``mediapipe==0.10.14`` wheel by short name, relative to its package folder
 MEDIAPIPE_MODELS = {
     "blazeface": "modules/face_detection/face_detection_short_range.tflite",
     "palm": "modules/palm_detection/palm_detection_lite.tflite",
+    "face_full_range_sparse": "modules/face_detection/face_detection_full_range_sparse.tflite",
+    "pose_detection": "modules/pose_detection/pose_detection.tflite",
+    "pose_landmark_full": "modules/pose_landmark/pose_landmark_full.tflite",
 }
 
 
 def mediapipe_model_path(name: str = "blazeface") -> Path:
-    """Path of a TFLite detector inside the installed ``mediapipe`` wheel (``"blazeface"``, ``"palm"`` or a path
-    relative to the package folder). The package is located, never imported.
+    """Path of a MediaPipe TFLite model (``"blazeface"``, ``"palm"``, another key of :data:`MEDIAPIPE_MODELS`, or
+    a path relative to the package folder), read out of the ``mediapipe==0.10.14`` wheel into the cache.
 
-    Raises :class:`~saliencykit.errors.ModelLoadError` when the wheel is not installed.
+    mediapipe is never installed nor imported (:mod:`saliencykit.detection.mediapipe_files`). Raises
+    :class:`~saliencykit.errors.ModelLoadError` saying how to get the wheel when it is missing.
     """
-    relative = MEDIAPIPE_MODELS.get(name, name)
-    spec = importlib.util.find_spec("mediapipe")
-    folders = list(spec.submodule_search_locations or []) if spec is not None else []
-    for folder in folders:
-        path = Path(folder) / relative
-        if path.is_file():
-            return path
-    if not folders:
-        raise ModelLoadError(
-            "the MediaPipe detectors ship in the PyPI wheel mediapipe==0.10.14: "
-            "pip install --no-deps mediapipe==0.10.14 (saliencykit reads its .tflite files, never imports it)."
-        )
-    raise ModelLoadError(
-        f"{relative}: not found in the mediapipe package folder {folders[0]}; install mediapipe==0.10.14."
-    )
+    from .mediapipe_files import mediapipe_file  # lazily: `python -m saliencykit.detection.mediapipe_files` runs it
+
+    return mediapipe_file(MEDIAPIPE_MODELS.get(name, name))
 
 
 def blazeface(score_threshold: float = 0.5, iou_threshold: float = 0.3) -> SSDPostprocess:

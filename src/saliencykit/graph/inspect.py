@@ -348,10 +348,15 @@ def find_node(model: ov.Model, name: str) -> ov.Node:
         return matches[0]
     if len(matches) > 1:
         raise GraphError(f"target_layer='{name}': {len(matches)} nodes have that name; use a unique tensor name.")
-    close = difflib.get_close_matches(name, [n.get_friendly_name() for n in ops], n=5, cutoff=0.6)
+    spatial = candidate_layers(model, limit=None)
+    seen = set(spatial)
+    others = [n.get_friendly_name() for n in ops if n.get_friendly_name() not in seen]
+    close = difflib.get_close_matches(name, spatial, n=5, cutoff=0.6)  # feature maps first: they can be explained
+    close += difflib.get_close_matches(name, others, n=5 - len(close), cutoff=0.6) if len(close) < 5 else []
     hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
     raise GraphError(
-        f"target_layer='{name}': the model has no node with that name.{hint} The last spatial feature maps "
+        f"target_layer='{name}': the model has no node with that name (CLI: --target-layer).{hint} The last "
+        "spatial feature maps "
         f"in this model are:\n{_candidates_text(model)}"
     )
 
@@ -385,8 +390,9 @@ def resolve_target_layer(
     c, h, w = (dims[1], dims[2], dims[3]) if layout == "NCHW" else (dims[3], dims[1], dims[2])
     if c is None or h is None or w is None:
         raise GraphError(
-            f"the target layer {describe(value)} has a dynamic channel or spatial size; reshape the model to a "
-            "fixed input size first (model.reshape({input: [-1, 3, H, W]}))."
+            f"the target layer {describe(value)} has a dynamic channel or spatial size; give the input size with "
+            "Preprocess(size=...) (CLI: --size), which fixes it, or reshape the model to a fixed input size "
+            "(model.reshape({input: [-1, 3, H, W]}))."
         )
     if key(value) != key(logits) and not _reaches(value, logits):
         raise GraphError(f"the target layer {describe(value)} does not feed the logits {describe(logits)}.")
