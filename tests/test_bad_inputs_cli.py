@@ -128,7 +128,7 @@ CASES: dict[str, Case] = {
     "size-negative": _case("predict", "{nhwc}", "{cat}", "--size", "-5", words=("--size -5",)),
     "layout-unknown": _case("predict", "{nhwc}", "{cat}", "--layout", "NCWH", words=("--layout", "NHWC")),
     "resize-unknown": _case("predict", "{nhwc}", "{cat}", "--resize", "bilinear", words=("--resize", "linear")),
-    "dynamic-size-model-without-size": _case("predict", "{dynamic}", "{cat}", words=("fixed", "--size N")),
+    "dynamic-size-model-without-size": _case("predict", "{dynamic}", "{cat}", words=("fixed", "--size")),
     "two-input-model-without-input-name": _case("predict", "{two_inputs}", "{cat}", words=("2 inputs", "--input-name")),
     "input-name-unknown": _case(
         "predict", "{two_inputs}", "{cat}", "--input-name", "pixels", words=("pixels", "image", "scale")

@@ -234,5 +234,5 @@ def test_one_image_or_a_list():
         as_images([PHOTO, PHOTO.astype(np.float32)])
     with pytest.raises(ImageError, match="empty list"):
         as_images([])
-    with pytest.raises(ImageError, match="batch of 2 images"):
-        as_images(np.stack([PHOTO, PHOTO]))
+    images, single = as_images(np.stack([PHOTO, PHOTO]))  # a 4-D array is a batch, N first
+    assert not single and len(images) == 2

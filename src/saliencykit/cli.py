@@ -232,29 +232,12 @@ def _progress() -> Progress:
 
 
 #: advice written for the Python API, said in the words of the command line
-_CLI_ADVICE = (
-    (re.compile(r"(?:preprocess=)?Preprocess\(size=(?:\([^)]*\)|[^)]*)\)"), "--size N"),
-    (re.compile(r"Preprocess layout="), "--layout "),
-    (re.compile(r"\bwith input_name=|\binput_name="), "with --input-name NAME"),
-    (re.compile(r"\bpass label_names=|\blabel_names="), "pass --labels FILE"),
-    (re.compile(r"\bmax_pixels="), "--max-pixels N"),
-    (re.compile(r"\btarget_layer="), "--target-layer "),
-)
-
-
-def _cli_words(message: str) -> str:
-    """Rewrite API advice (``Preprocess(size=...)``, ``input_name=``) as the CLI options that do the same."""
-    for pattern, words in _CLI_ADVICE:
-        message = pattern.sub(words, message)
-    return message
-
-
 def _message(exc: BaseException) -> str:
-    """One line for an error: our own message in CLI words, or the file and reason of an OSError."""
+    """One line for an error: our own message (which names the CLI option to set), or an OSError's file and reason."""
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror}."
-    return " ".join(_cli_words(str(exc)).split())
+    return " ".join(str(exc).split())
 
 
 def _fail(exc: BaseException) -> None:

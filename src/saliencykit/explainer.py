@@ -11,9 +11,10 @@ import numpy as np
 
 from .errors import GraphError, MethodError
 from .explanation import Explanation
+from .images import as_images
 from .methods import METHODS, RISE, BlackBoxMethod, WhiteBoxMethod, get_method
 from .methods.base import SALIENCY_OUTPUT
-from .pipeline import ModelSource, Pipeline, checked_images
+from .pipeline import ModelSource, Pipeline
 from .preprocess import Postprocess, Preprocess
 from .targets import Targets, check_targets, resolve_targets
 from .visualize import normalize
@@ -187,7 +188,7 @@ class Explainer:
             check_targets(targets)  # a usage error, before any image is read or any inference runs
         self._progress = progress
         self._first = 0
-        images, single = checked_images(image)
+        images, single = as_images(image)
         explain = self._explain_whitebox if self.whitebox else self._explain_blackbox
         results: list[Explanation] = []
         step = max(1, self.pipeline.batch_size) if self.pipeline.declarative else 1
@@ -251,7 +252,7 @@ class Explainer:
         """Class scores (N, C) for RGB uint8 images, without explaining (detection: boxes per image, in pixels)."""
         if self.task == "detection":
             return self._detection.detect(list(images))
-        return self.pipeline.predict(checked_images(images)[0])
+        return self.pipeline.predict(as_images(images)[0])
 
 
 class _CountedPredict:

@@ -488,16 +488,17 @@ def _float_pixels(image: np.ndarray, name: str) -> np.ndarray:
 
 
 def as_images(images: object, name: str = "image") -> tuple[list[np.ndarray], bool]:
-    """One image or a list/tuple of images -> (their RGB uint8 arrays, whether a single image was given).
+    """One image or several -> (their RGB uint8 arrays, whether a single image was given).
 
-    For the callers that take either (explainers, detectors): a list or tuple holds several images, anything else is
-    one image and goes through :func:`as_image` (so a PIL image or a grey array is one image, and a 4-D array is
-    refused as a batch rather than taken apart). Messages name ``image`` or ``image 3``.
+    For the callers that take either (explainers, detectors): a list or tuple holds several images, and so does a
+    4-D array or tensor (a batch, N first); anything else is one image and goes through :func:`as_image` (so a PIL
+    image or a grey array is one image). Messages name ``image`` or ``image 3``.
     """
-    if isinstance(images, (list, tuple)):
-        if not images:
+    if isinstance(images, (list, tuple)) or getattr(images, "ndim", None) == 4:
+        items = list(images)  # type: ignore[call-overload]
+        if not items:
             raise ImageError(f"{name}s: an empty list; give at least one image.")
-        return [as_image(image, f"{name} {i}") for i, image in enumerate(images)], False
+        return [as_image(image, f"{name} {i}") for i, image in enumerate(items)], False
     return [as_image(images, name)], True
 
 

@@ -18,9 +18,10 @@ import numpy as np
 import openvino as ov
 from threadpoolctl import threadpool_limits
 
-from .errors import GraphError, ImageError, ModelOutputError, PreprocessError, TargetError
+from .errors import GraphError, ModelOutputError, PreprocessError
 from .graph.blend import BASE_INPUT, IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
 from .images import check_image
+from .labels import check_label_count
 from .model import ModelRunner, _is_torch_module, load_model, select_input
 from .preprocess import Postprocess, Preprocess, apply_postprocess, resolve_postprocess
 
@@ -160,20 +161,6 @@ def _fix_spatial_size(model: ov.Model, preprocess: Preprocess, input_name: str |
     return model
 
 
-def checked_images(image: Any) -> tuple[list[np.ndarray], bool]:
-    """(images, single): one image or a sequence of them, each passed through :func:`check_image` and replaced by
-    what it returns (it converts what is unambiguous, e.g. other array types, and refuses the rest).
-
-    A 4-D array (or tensor) is a batch; anything else that is not a list or tuple is one image.
-    """
-    if isinstance(image, (list, tuple)) or getattr(image, "ndim", None) == 4:
-        items = list(image)
-        if not items:
-            raise ImageError("images: the list is empty; give one image (H, W, 3) or a list of them.")
-        return [check_image(im, f"image {i}") for i, im in enumerate(items)], False
-    return [check_image(image, "image")], True
-
-
 class Pipeline:
     """Model + preprocessing + postprocessing; see the module docstring.
 
@@ -228,7 +215,7 @@ class Pipeline:
         if task == "classification" and self.ov_model is not None:
             self.num_classes = static_num_classes(self.ov_model)
             if not callable(self.postprocess):
-                self._check_label_count(self.num_classes, "its output shape")
+                self._check_label_count(self.num_classes)
         self._plain_runner: ModelRunner | None = None
         self._blend_runner: ModelRunner | None = None
 
@@ -269,16 +256,10 @@ class Pipeline:
         """Every output of ``runner`` for a pixel batch."""
         return runner.infer(self._model_input(pixel_batch))
 
-    def _check_label_count(self, num_classes: int | None, where: str) -> None:
-        if self.label_names is None or num_classes is None or num_classes == len(self.label_names):
-            return
-        n = len(self.label_names)
-        raise TargetError(
-            f"label_names has {n} names but the model scores {num_classes} classes ({where}): name N must be "
-            f"class N, so {'some classes would have no name' if n < num_classes else 'names would be left over'}. "
-            f"Give exactly {num_classes} names (CLI: --labels, a file of {num_classes} lines, one per class), "
-            "the labels of this model."
-        )
+    def _check_label_count(self, num_classes: int | None) -> None:
+        """One name per class (name N is class N): :func:`saliencykit.labels.check_label_count`."""
+        if self.label_names is not None and num_classes is not None:
+            check_label_count(self.label_names, num_classes, "label_names (CLI: --labels)")
 
     def scores(self, outputs: np.ndarray, names: Sequence[str] | None = None, batch: int | None = None) -> np.ndarray:
         """Postprocessed class scores (N, C) from the model's first output.
@@ -294,7 +275,7 @@ class Pipeline:
             logits = np.asarray(outputs).reshape(len(outputs), -1)
         scores = apply_postprocess(logits, self.postprocess)
         if self.task == "classification":
-            self._check_label_count(scores.shape[-1], "its outputs")
+            self._check_label_count(scores.shape[-1])
         return check_finite(scores, names)
 
     def predict_pixels(self, pixel_batch: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:

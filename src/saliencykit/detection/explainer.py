@@ -15,12 +15,13 @@ import numpy as np
 import openvino as ov
 
 from ..errors import GraphError, MethodError, TargetError
+from ..images import as_images
 from ..labels import label_index, label_of
 from ..methods.aise_detection import AISEDetection
 from ..methods.base import SALIENCY_OUTPUT
 from ..methods.drise import DRISE
 from ..model import ModelRunner, _is_torch_module, load_model, select_input
-from ..pipeline import Pipeline, checked_images
+from ..pipeline import Pipeline
 from ..preprocess import Preprocess
 from ..visualize import normalize
 from .base import DetectionBlackBoxMethod, DetectionWhiteBoxMethod
@@ -239,7 +240,7 @@ class DetectionExplainer:
 
     def detect(self, images: np.ndarray | Sequence[np.ndarray]) -> Detections | list[Detections]:
         """The detector's boxes for RGB uint8 images, in pixels of each image (by decreasing score)."""
-        images, single = checked_images(images)
+        images, single = as_images(images)
         result = []
         for image in images:
             pixels = self.pipeline.pixels(image)[None]
@@ -267,7 +268,7 @@ class DetectionExplainer:
         ``progress(done, total)`` is called as black-box methods advance.
         """
         self._progress = progress
-        images, single = checked_images(image)
+        images, single = as_images(image)
         results: list[DetectionExplanation] = []
         if self.whitebox:
             step = max(1, self.pipeline.batch_size) if self.pipeline.declarative else 1
