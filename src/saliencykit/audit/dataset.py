@@ -304,6 +304,17 @@ def _read_csv(path: Path, classes: ClassMap) -> Dataset:
     items: list[Item] = []
     seen: dict[str, str | None] = {}
     notes: list[tuple[str, str, str]] = []
+
+    def same_class(a: str | None, b: str | None) -> bool:
+        if a == b:
+            return True
+        if a is None or b is None:
+            return False
+        try:
+            return classes.resolve(a) == classes.resolve(b)  # '285' and 'Egyptian cat' are one class
+        except DatasetError:
+            return False
+
     for row in rows:
         if not row or not row[0].strip() or row[0].startswith("#"):
             continue
@@ -312,7 +323,12 @@ def _read_csv(path: Path, classes: ClassMap) -> Dataset:
         full = file if file.is_absolute() else root / file
         key = _rel(full, root)
         if key in seen:
-            same = "with the same label" if seen[key] == label else f"with labels '{seen[key]}' and '{label}'"
+            if seen[key] == label:
+                same = "with the same label"
+            elif same_class(seen[key], label):
+                same = f"as '{seen[key]}' and '{label}', the same class"
+            else:
+                same = f"with conflicting labels '{seen[key]}' and '{label}' (different classes)"
             notes.append(("listed twice", key, f"listed more than once {same}; the first row is used"))
             continue
         seen[key] = label
