@@ -165,7 +165,7 @@ def test_cli_bad_input_exits_with_one_line_naming_the_problem(name, moped, tmp_p
     assert result.exit_code == case.code, (result.exit_code, result.stderr, result.exception)
     message = " ".join(result.stderr.split())  # the console wraps long lines
     assert case.message in message, message
-    assert message.startswith("error:") and "Traceback" not in result.output + result.stderr
+    assert result.stderr.startswith("error:") and "Traceback" not in result.output + result.stderr
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
 
 

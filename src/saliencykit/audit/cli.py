@@ -148,10 +148,14 @@ def _run(call, out_dir: Path):
         rate = f"{done / elapsed:.1f} img/s" if done and elapsed > 0 else ""
         progress.update(task, completed=done, total=total, rate=rate)
 
+    def stop() -> None:
+        if progress.live.is_started:  # stopping a bar never shown prints an empty line before the message
+            progress.stop()
+
     try:
         result = call(update)
     except KeyboardInterrupt:
-        progress.stop()
+        stop()
         err.print(
             f"interrupted: the finished images are kept in {out_dir / 'audit.sqlite'}; "
             "run the same command again to resume.",
@@ -159,10 +163,10 @@ def _run(call, out_dir: Path):
         )
         raise typer.Exit(130) from None
     except SaliencyKitError as exc:
-        progress.stop()
+        stop()
         _exit(exc, 2)
     except OSError as exc:
-        progress.stop()
+        stop()
         _exit(f"cannot write the audit outputs in {out_dir}: {exc.strerror or exc}", 2)
     progress.stop()
     print_summary(result)
