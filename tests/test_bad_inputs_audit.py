@@ -53,6 +53,11 @@ def _json(text: str) -> Callable[[Path, Path], tuple[Path, Path]]:
     return setup
 
 
+def _binary_map(data: Path, tmp: Path) -> tuple[Path, Path]:
+    (tmp / "map.csv").write_bytes(b"\xff\xfe\x00cats\x00,\x00285" * 10)
+    return data, tmp / "out"
+
+
 def _file_out(data: Path, tmp: Path) -> tuple[Path, Path]:
     (tmp / "report.txt").write_text("not a folder")
     return data, tmp / "report.txt"
@@ -118,6 +123,7 @@ CLI_CASES: dict[str, Case] = {
     "max-maps-zero": Case(["--max-maps", "0"], "--max-maps 0"),
     "max-maps-negative": Case(["--max-maps", "-2"], "--max-maps -2"),
     "batch-size-zero": Case(["--batch-size", "0"], "--batch-size 0"),
+    "batch-size-huge": Case(["--batch-size", "100000"], "at most 1024 images per inference"),
     "workers-zero": Case(["--workers", "0"], "--workers 0"),
     "max-side-negative": Case(["--max-side", "-5"], "--max-side -5"),
     "high-above-one": Case(["--high", "1.5"], "threshold high=1.5: use a score between 0 and 1"),
@@ -128,6 +134,7 @@ CLI_CASES: dict[str, Case] = {
     "class-map-unknown-mode": Case(["--class-map", "folders"], "--class-map 'folders': neither one of auto"),
     "class-map-broken-json": Case(["--class-map", "{tmp}/map.json"], "not valid JSON", _json("{")),
     "class-map-json-list": Case(["--class-map", "{tmp}/map.json"], "expected a JSON object", _json("[1, 2]")),
+    "class-map-not-text": Case(["--class-map", "{tmp}/map.csv"], "not UTF-8 text", _binary_map),
     "method-unknown": Case(["--method", "gradcam"], "--method 'gradcam' is not a method; available: reciprocam"),
     "mode-unknown": Case(["--mode", "fast"], "--mode 'fast'"),
     "executor-unknown": Case(["--executor", "dask"], "executor='dask': use one of local, ray"),
@@ -208,6 +215,10 @@ API_CASES: dict[str, tuple[dict, type[Exception], str]] = {
     "max_side-text": ({"max_side": "512"}, SaliencyKitError, "max_side='512'"),
     "alpha-above-one": ({"alpha": 1.5}, SaliencyKitError, "alpha=1.5"),
     "alpha-text": ({"alpha": "half"}, SaliencyKitError, "alpha='half'"),
+    "threshold-as-text": ({"thresholds": "high"}, SaliencyKitError, "give a saliencykit.audit.Thresholds"),
+    "data-not-a-path": ({"data": 42}, SaliencyKitError, "data=42: give a path"),
+    "progress-not-callable": ({"progress": "yes"}, SaliencyKitError, "progress='yes': give a function"),
+    "metrics-not-callable": ({"metrics": 42}, SaliencyKitError, "metrics=42: give a function"),
     "thresholds-not-thresholds": ({"thresholds": {"high": 0.9}}, SaliencyKitError, "Thresholds(high="),
     "mode-unknown": ({"mode": "fast"}, SaliencyKitError, "use one of auto, whitebox, blackbox"),
     "method-unknown": ({"method": "grad-cam"}, SaliencyKitError, "available: reciprocam"),
@@ -221,8 +232,9 @@ API_CASES: dict[str, tuple[dict, type[Exception], str]] = {
 @pytest.mark.parametrize("name", list(API_CASES))
 def test_api_bad_option_is_refused_before_the_model_loads(name, moped, tmp_path):
     kwargs, kind, message = API_CASES[name]
+    kwargs = {"data": moped} | kwargs
     with pytest.raises(kind) as caught:
-        audit(tmp_path / "missing.xml", moped, tmp_path / "out", **kwargs)
+        audit(tmp_path / "missing.xml", out=tmp_path / "out", **kwargs)
     assert message in str(caught.value) and "no such model file" not in str(caught.value)
     assert not (tmp_path / "out").exists()  # nothing was written
 
@@ -239,3 +251,5 @@ def test_api_refuses_bad_places_locks_and_stores(moped, tmp_path):
         audit("demo", data, out)
     with pytest.raises(SaliencyKitError, match="low must not exceed high"):
         audit("demo", moped, tmp_path / "t", thresholds=Thresholds(high=0.5, low=0.55))
+    with pytest.raises(SaliencyKitError, match="threshold high='0.9': use a number between 0 and 1"):
+        Thresholds(high="0.9")

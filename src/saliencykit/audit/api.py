@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ def audit(
     Ctrl-C stops cleanly: finished images are kept (and a partial report written), then KeyboardInterrupt is
     raised; the same call again resumes.
     """
+    _check_hooks(data, out, metrics, progress)
     out = Path(out)
     # every check that needs no model comes first: a usage mistake fails at once, not once per image
     _check_executor(executor, address)  # a missing Ray fails at once too
@@ -135,6 +137,7 @@ def audit(
 
 EXECUTORS = ("local", "ray")
 MODES = ("auto", "whitebox", "blackbox")
+MAX_BATCH = 1024
 
 
 def _check_thresholds(thresholds: Any) -> Thresholds:
@@ -145,6 +148,15 @@ def _check_thresholds(thresholds: Any) -> Thresholds:
             f"thresholds={thresholds!r}: give a saliencykit.audit.Thresholds(high=..., low=..., two=..., explain=...)."
         )
     return thresholds
+
+
+def _check_hooks(data: Any, out: Any, metrics: Any, progress: Any) -> None:
+    for name, value in (("data", data), ("out", out)):
+        if not isinstance(value, (str, os.PathLike)):
+            raise SaliencyKitError(f"{name}={value!r}: give a path (str or pathlib.Path).")
+    for name, value in (("metrics", metrics), ("progress", progress)):
+        if value is not None and not callable(value):
+            raise SaliencyKitError(f"{name}={value!r}: give a function (see help(saliencykit.audit)) or None.")
 
 
 def _count(value: Any, option: str, name: str, minimum: int, meaning: str) -> None:
@@ -170,6 +182,11 @@ def _check_options(mode, method, class_map, max_maps, top_k, batch_size, workers
     _count(top_k, "--top-k", "top_k", 1, "the store keeps this many top classes per image")
     _count(max_maps, "--max-maps", "max_maps", 1, "each image gets at least the map of its top class")
     _count(batch_size, "--batch-size", "batch_size", 1, "images per inference")
+    if batch_size > MAX_BATCH:  # twice as many images are read ahead: memory grows with it
+        raise SaliencyKitError(
+            f"--batch-size {batch_size} (batch_size={batch_size}): at most {MAX_BATCH} images per inference; "
+            "larger batches only cost memory."
+        )
     if workers is not None:
         _count(workers, "--workers", "workers", 1, "threads (or Ray workers) that do the work")
     _count(max_side, "--max-side", "max_side", 0, "longest overlay side in pixels, 0 for full size")

@@ -190,10 +190,14 @@ class ClassMap:
 
 def _read_table(path: Path) -> dict[str, int | str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise DatasetError(
             f"--class-map {path}: cannot read it ({exc.strerror}). Give auto, index, name, wnid or a JSON/CSV file."
+        ) from None
+    except UnicodeDecodeError:
+        raise DatasetError(
+            f"--class-map {path}: not UTF-8 text; give a JSON object or a CSV of name,class rows."
         ) from None
     if path.suffix.lower() == ".json":
         try:
