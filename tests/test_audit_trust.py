@@ -66,7 +66,7 @@ def test_resume_re_audits_a_file_overwritten_with_another_photo(demo_data, tmp_p
 
     again = audit("demo", data, out, batch_size=4)
     rows = by_key(again)
-    assert again.processed == 1 and again.summary["resume"] == {"kept": 9, "changed": 1, "removed": 0}
+    assert again.processed == 1 and again.summary["resume"] == {"kept": 9, "changed": 1, "removed": 0, "repaired": 0}
     assert rows[key]["pred"] == 967 and rows[key]["case_name"] == "false_positive_high_confidence"
     assert rows[key]["sha1"] != first[key]["sha1"]
     assert all(rows[k]["updated"] == first[k]["updated"] for k in rows if k != key)  # the rest reused
@@ -85,7 +85,7 @@ def test_resume_drops_a_deleted_file_from_results_report_and_accuracy(demo_data,
     (data / gone).unlink()
 
     again = audit("demo", data, out, batch_size=4)
-    assert again.processed == 0 and again.summary["resume"] == {"kept": 9, "changed": 0, "removed": 1}
+    assert again.processed == 0 and again.summary["resume"] == {"kept": 9, "changed": 0, "removed": 1, "repaired": 0}
     remaining = [r for k, r in first.items() if k != gone]
     totals = again.summary["totals"]
     assert totals["items"] == totals["labelled"] == 9
@@ -105,9 +105,20 @@ def test_resume_does_not_re_audit_a_touched_but_identical_file(demo_data, tmp_pa
     os.utime(data / key, ns=(later, later))
 
     again = audit("demo", data, out, batch_size=4)
-    assert again.processed == 0 and again.summary["resume"] == {"kept": 10, "changed": 0, "removed": 0}
+    assert again.processed == 0 and again.summary["resume"] == {"kept": 10, "changed": 0, "removed": 0, "repaired": 0}
     rows = by_key(again)
     assert rows[key]["updated"] == first[key]["updated"] and rows[key]["mtime_ns"] == later  # cheap next time
+
+
+def test_resume_re_audits_an_image_whose_overlays_were_deleted(demo_data, tmp_path):
+    data = small_dataset(demo_data, tmp_path / "data")
+    out = tmp_path / "out"
+    first = by_key(audit("demo", data, out, batch_size=4))
+    key = "moped/motorcycle_blur.jpg"
+    (out / first[key]["maps"][0]["file"]).unlink()
+    again = audit("demo", data, out, batch_size=4)
+    assert again.processed == 1 and again.summary["resume"] == {"kept": 9, "changed": 0, "removed": 0, "repaired": 1}
+    assert all((out / f).is_file() for f in files_of(by_key(again)[key]))
 
 
 def test_an_edited_csv_label_is_audited_again_with_the_new_ground_truth(demo_data, tmp_path):
@@ -136,7 +147,12 @@ def test_a_store_of_the_previous_schema_is_migrated_and_resumed(demo_data, tmp_p
     db.close()
     shutil.copy(demo_data / WNID[967] / "coffee.jpg", data / "moped" / "motorcycle_gray.jpg")
     again = audit("demo", data, out, batch_size=4)
-    assert again.summary["resume"] == {"kept": 9, "changed": 1, "removed": 0}  # by the hash: only the one changed
+    assert again.summary["resume"] == {
+        "kept": 9,
+        "changed": 1,
+        "removed": 0,
+        "repaired": 0,
+    }  # by the hash: only the one changed
     rows = by_key(again)
     assert all(rows[k]["updated"] == first[k]["updated"] for k in rows if k != "moped/motorcycle_gray.jpg")
     assert all(r["size"] and r["mtime_ns"] for r in rows.values())
@@ -154,7 +170,12 @@ def test_the_cli_says_how_many_files_changed_and_were_removed(demo_data, tmp_pat
     said = " ".join(done.stdout.split())  # the console wraps long lines
     assert "1 file(s) changed since the earlier run were audited again" in said
     assert "1 file(s) no longer in the dataset were dropped from the results" in said
-    assert json.loads((out / "summary.json").read_text())["resume"] == {"kept": 3, "changed": 1, "removed": 1}
+    assert json.loads((out / "summary.json").read_text())["resume"] == {
+        "kept": 3,
+        "changed": 1,
+        "removed": 1,
+        "repaired": 0,
+    }
 
 
 # -- one audit per output folder --------------------------------------------------------------------------------

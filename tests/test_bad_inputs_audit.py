@@ -87,6 +87,19 @@ def _corrupt_store(data: Path, tmp: Path) -> tuple[Path, Path]:
     return data, tmp / "out"
 
 
+def _damaged_store(data: Path, tmp: Path) -> tuple[Path, Path]:
+    """A real store of 300 rows whose table pages (not its header) were overwritten on disk."""
+    from saliencykit.audit import AuditStore
+
+    with AuditStore(tmp / "out" / "audit.sqlite") as store:
+        store.add([{"key": f"{i:04d}.jpg", "path": f"/photos/{i:04d}.jpg" * 8, "status": "done"} for i in range(300)])
+    raw = bytearray((tmp / "out" / "audit.sqlite").read_bytes())
+    for i in range(3 * 4096 + 200, len(raw), 11):
+        raw[i] = 0x5A
+    (tmp / "out" / "audit.sqlite").write_bytes(raw)
+    return data, tmp / "out"
+
+
 def _future_store(data: Path, tmp: Path) -> tuple[Path, Path]:
     (tmp / "out").mkdir()
     db = sqlite3.connect(tmp / "out" / "audit.sqlite")
@@ -150,6 +163,7 @@ CLI_CASES: dict[str, Case] = {
     ),
     "csv-lists-an-overlay": Case([], "which is inside", _csv_listing_outputs, model="demo"),
     "corrupt-store": Case([], "cannot open the audit store", _corrupt_store, model="demo"),
+    "damaged-store": Case([], "Use --fresh to start over", _damaged_store, model="demo"),
     "store-of-another-version": Case([], "made by another version of saliencykit", _future_store, model="demo"),
     "data-is-a-text-file": Case([], "give a folder (of class folders, or of images) or a CSV", _text_file_data, "demo"),
     "data-empty-folder": Case([], "no images found", _empty_folder, model="demo"),

@@ -196,6 +196,8 @@ def print_summary(result) -> None:
             f"{resume['changed']} file(s) changed since the earlier run were audited again; "
             f"{resume['removed']} file(s) no longer in the dataset were dropped from the results"
         )
+    if resume.get("repaired"):
+        out.print(f"{resume['repaired']} image(s) whose overlays had been deleted were audited again")
     for failure in summary["failed"][:10]:
         err.print(f"[red]failed[/red] {failure['key']}: {failure['error']}", highlight=False)
     if len(summary["failed"]) > 10:

@@ -119,7 +119,7 @@ def summarize(
         "saliencykit": _version(),
         "written": time.strftime("%Y-%m-%d %H:%M:%S"),
         "interrupted": interrupted,
-        "resume": dict(resume or {"kept": 0, "changed": 0, "removed": 0}),
+        "resume": dict(resume or {"kept": 0, "changed": 0, "removed": 0, "repaired": 0}),
         "model": settings.get("model"),
         "method": explainer_description,
         "data": settings.get("data"),

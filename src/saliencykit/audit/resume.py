@@ -3,7 +3,8 @@
 The store keeps each image's size, modification time (ns) and SHA-1. On resume the cheap check comes first: a
 file whose size and mtime match is unchanged. When they differ the file is hashed: the same SHA-1 means it was
 only touched (its new size and mtime are recorded, it is not audited again); another SHA-1 means new content,
-so the image is audited again. A row whose label or ground truth changed (an edited CSV) is audited again too.
+so the image is audited again. A row whose label or ground truth changed (an edited CSV) is audited again too,
+and so is one whose overlays or raw maps are missing from the output folder (deleted by hand).
 Rows of files that left the dataset are dropped. The overlays, raw maps and browser copies of dropped and
 changed rows are deleted first (then their rows), so no stale file remains and a run killed in between finds
 the same work again.
@@ -32,16 +33,23 @@ class Resume:
     kept: int = 0
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``resume`` field of ``summary.json``."""
-        return {"kept": self.kept, "changed": len(self.changed), "removed": len(self.removed)}
+        return {
+            "kept": self.kept,
+            "changed": len(self.changed),
+            "removed": len(self.removed),
+            "repaired": len(self.repaired),
+        }
 
     def describe(self) -> str:
         """One line for the log and the console."""
         return (
             f"{self.kept} item(s) finished earlier kept, {len(self.changed)} changed since and audited again, "
-            f"{len(self.removed)} removed from the dataset and dropped from the results"
+            f"{len(self.removed)} removed from the dataset and dropped from the results, "
+            f"{len(self.repaired)} with missing overlays audited again"
         )
 
 
@@ -107,8 +115,12 @@ def reconcile(store: AuditStore, dataset: Dataset, out: Path) -> tuple[list[Item
             resume.removed.append(key)
             drop.update(_files(row))
         elif row["status"] in ("done", "skipped") and _unchanged(item, row, touched):
-            finished.add(key)
-            kept_files.update(_files(row))
+            if all((out / name).is_file() for name in _files(row)):
+                finished.add(key)
+                kept_files.update(_files(row))
+            else:  # its overlays were deleted by hand: the report would show broken pictures
+                resume.repaired.append(key)
+                drop.update(_files(row))
         elif row["status"] in ("done", "skipped"):
             resume.changed.append(key)
             drop.update(_files(row))
@@ -116,9 +128,9 @@ def reconcile(store: AuditStore, dataset: Dataset, out: Path) -> tuple[list[Item
             kept_files.update(_files(row))
     resume.kept = len(finished)
     _delete(out, drop - kept_files)  # files first: a run killed here finds the same rows to drop again
-    store.remove([*resume.removed, *resume.changed])
+    store.remove([*resume.removed, *resume.changed, *resume.repaired])
     if touched:
         store.set_stat(touched)
-    if resume.changed or resume.removed or finished:
+    if resume.changed or resume.removed or resume.repaired or finished:
         log.info("saliencykit: resuming %s: %s", out, resume.describe())
     return [item for item in dataset.items if item.key not in finished], resume

@@ -109,6 +109,7 @@ class AuditStore:
             schema = self.get_meta("schema")
             if schema == "1":
                 schema = self._migrate_from_1()
+            damage = self.db.execute("PRAGMA quick_check").fetchone()[0]  # reads every page once: cheap
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"{self.path}: cannot open the audit store ({exc}). Is it an audit.sqlite? "
@@ -116,6 +117,8 @@ class AuditStore:
             ) from None
         except OSError as exc:
             raise StoreError(f"{self.path.parent}: cannot create the output folder ({exc.strerror}).") from None
+        if damage != "ok":
+            raise _damaged(self.path, next((x for x in damage.splitlines() if not x.startswith("***")), damage))
         if schema != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: made by another version of saliencykit (store schema {schema}); "
@@ -150,6 +153,8 @@ class AuditStore:
                 f"{self.path}: cannot write the run store ({exc}). Free disk space and re-run the same command: "
                 "it resumes where it stopped."
             ) from None
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, exc) from None
 
     def _transaction(self):
         db = self.db
@@ -260,12 +265,19 @@ class AuditStore:
             sql += " WHERE status = ?"
             args = (status,)
         cursor = self.db.cursor()
-        for values in cursor.execute(sql + " ORDER BY key", args):
-            row = dict(zip(COLUMNS, values))
-            for column in _JSON_COLUMNS:
-                if row[column] is not None:
-                    row[column] = json.loads(row[column])
-            yield row
+        try:
+            for values in cursor.execute(sql + " ORDER BY key", args):
+                row = dict(zip(COLUMNS, values))
+                for column in _JSON_COLUMNS:
+                    if row[column] is not None:
+                        row[column] = json.loads(row[column])
+                yield row
+        except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+            raise _damaged(self.path, exc) from None
+
+
+def _damaged(path: Path, exc: Exception | str) -> StoreError:
+    return StoreError(f"{path}: the audit store is damaged ({exc}). Use --fresh to start over or choose another --out.")
 
 
 def _flat(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
