@@ -93,6 +93,7 @@ def test_resume_drops_a_deleted_file_from_results_report_and_accuracy(demo_data,
     assert totals["top1_accuracy"] < sum(r["pred"] == r["gt"] for r in first.values()) / 10
     assert gone not in by_key(again)
     assert gone not in (out / "results.csv").read_text() and gone not in (out / "report.html").read_text()
+    assert "0 file(s) changed since were audited again, 1 removed from the dataset" in (out / "report.html").read_text()
     assert not [f for f in files_of(first[gone]) if (out / f).exists()]  # its overlays are deleted
 
 
