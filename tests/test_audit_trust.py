@@ -264,6 +264,32 @@ def test_nan_scores_fail_exactly_that_image_with_the_reason(tmp_path):
     assert not list((tmp_path / "out").rglob("*nan*"))  # no overlay named after a NaN score
 
 
+def test_nan_scores_of_a_whitebox_model_fail_that_image_and_the_batch_goes_on(tmp_path):
+    """A tiny torch CNN explained with ReciproCAM whose scores are NaN for a mostly red picture."""
+    torch = pytest.importorskip("torch")
+
+    class RedIsNaN(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+            self.fc = torch.nn.Linear(8, 10)
+
+        def forward(self, x):
+            mean = x.mean(dim=(2, 3))
+            guard = torch.sqrt(2 * torch.maximum(mean[:, 1], mean[:, 2]) + 10 - mean[:, 0])  # NaN when red
+            return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3))) + 0 * guard[:, None]
+
+    torch.manual_seed(0)
+    for label, rgb in {"0": (200, 20, 20), "1": (20, 200, 20), "2": (20, 20, 200)}.items():
+        sk.files.write_image(tmp_path / "data" / label / "a.png", np.full((40, 48, 3), rgb, np.uint8))
+    explainer = sk.Explainer(RedIsNaN().eval(), sk.Preprocess(size=32), label_names=[f"c{i}" for i in range(10)])
+    assert explainer.whitebox
+    result = audit(explainer, tmp_path / "data", tmp_path / "out", batch_size=8)
+    (failure,) = result.failed
+    assert failure["key"] == "0/a.png" and "NaN" in failure["error"]
+    assert result.summary["totals"]["done"] == 2 and result.exit_code == 1
+
+
 # -- duplicates are compared by class ---------------------------------------------------------------------------
 def test_csv_rows_naming_one_class_two_ways_are_not_a_conflict(demo_data, tmp_path):
     photo = demo_data / WNID[285] / "chelsea.jpg"
