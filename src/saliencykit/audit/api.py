@@ -69,7 +69,9 @@ def audit(
         workers: local executor: threads reading ahead and writing behind (default 2); Ray executor: number
             of Ray workers (default: one per node with CPUs).
         colormap, alpha, max_side, raw: how overlays are drawn (see :class:`OutputOptions`).
-        fresh: delete an earlier audit in ``out`` first (otherwise it is resumed; other settings are refused).
+        fresh: delete an earlier audit in ``out`` first. Otherwise it is resumed (other settings are refused):
+            images finished earlier are reused unless their file changed (audited again) or left the dataset
+            (dropped, with their overlays); ``summary["resume"]`` counts each.
         metrics: optional hook ``metrics(image, explanation) -> {name: value}``, averaged per case in the report.
         progress: optional ``progress(done, total)`` callback.
         report: write ``report.html`` (the exports are always written).
@@ -78,6 +80,11 @@ def audit(
             :mod:`saliencykit.audit.ray_executor`). Either one resumes an audit the other started.
         address: the Ray cluster: ``"auto"`` (the cluster this machine is a node of) or the head's
             ``"host:port"``; default: ``RAY_ADDRESS`` or a new local Ray instance. Only with ``executor="ray"``.
+
+    Every option is checked before the model is loaded. Raises :class:`~saliencykit.audit.OutputError` when
+    ``out`` is a file, not writable, the dataset or inside it (or holds the dataset in a folder the audit owns),
+    :class:`~saliencykit.audit.OutputLocked` when another audit is writing into ``out``, and
+    :class:`~saliencykit.audit.StoreError` when its ``audit.sqlite`` is damaged (``fresh=True`` starts over).
 
     Returns an :class:`AuditResult`; failed images are in ``result.failed`` and make ``result.exit_code`` 1.
     Ctrl-C stops cleanly: finished images are kept (and a partial report written), then KeyboardInterrupt is
@@ -171,7 +178,7 @@ def _check_options(mode, method, class_map, max_maps, top_k, batch_size, workers
     from ..methods import METHODS
 
     if mode not in MODES:
-        raise SaliencyKitError(f"--mode {mode!r} (mode=): use one of {', '.join(MODES)}.")
+        raise SaliencyKitError(f"--mode {mode!r} (mode={mode!r}): use one of {', '.join(MODES)}.")
     if isinstance(method, str) and method.lower().replace("-", "_") not in METHODS:
         raise SaliencyKitError(f"--method {method!r} is not a method; available: {', '.join(METHODS)}.")
     if isinstance(class_map, str) and class_map not in CLASS_MAP_MODES and not Path(class_map).is_file():

@@ -2,9 +2,10 @@
 
 Rows are written in one transaction per batch as results arrive, after the batch's files are on disk, so a
 run killed at any moment (even with ``kill -9``) keeps every image it finished and loses at most the ones in
-flight. Re-running resumes: items whose row says ``done`` or ``skipped`` are not computed again; ``failed``
-ones are retried. The store remembers the settings it was made with and refuses others, so one store never
-mixes results of two models or two threshold choices.
+flight. Re-running resumes: items whose row says ``done`` or ``skipped`` are not computed again unless their
+file changed or left the dataset (:mod:`saliencykit.audit.resume`); ``failed`` ones are retried. The store
+remembers the settings it was made with and refuses others, so one store never mixes results of two models or
+two threshold choices.
 
 Anything that produces records (the local runner, or a future distributed executor whose workers compute
 batches elsewhere) hands them to :meth:`AuditStore.add`; the store is the only writer of the file.
