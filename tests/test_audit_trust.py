@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -177,6 +178,17 @@ def test_the_cli_says_how_many_files_changed_and_were_removed(demo_data, tmp_pat
         "removed": 1,
         "repaired": 0,
     }
+
+
+def test_an_old_audit_output_inside_the_dataset_is_not_read_as_data(demo_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data / "moped", data / "moped")
+    old = data / "moped" / "audit"  # where an earlier version let the output go
+    shutil.copytree(data / "moped", old / "true_positive")
+    (old / "audit.sqlite").write_bytes(b"")
+    result = audit("demo", data, tmp_path / "out")
+    assert result.summary["totals"]["items"] == 5 and result.exit_code == 0
+    assert {"kind": "audit output folder", "subject": "moped/audit"} | {"message": ANY} in result.summary["notes"]
 
 
 # -- one audit per output folder --------------------------------------------------------------------------------

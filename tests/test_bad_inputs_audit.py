@@ -100,6 +100,13 @@ def _damaged_store(data: Path, tmp: Path) -> tuple[Path, Path]:
     return data, tmp / "out"
 
 
+def _previous_output(data: Path, tmp: Path) -> tuple[Path, Path]:
+    (tmp / "audit-1").mkdir()
+    (tmp / "audit-1" / "audit.sqlite").write_bytes(b"")
+    shutil.copytree(data / "moped", tmp / "audit-1" / "true_positive")
+    return tmp / "audit-1", tmp / "out"
+
+
 def _future_store(data: Path, tmp: Path) -> tuple[Path, Path]:
     (tmp / "out").mkdir()
     db = sqlite3.connect(tmp / "out" / "audit.sqlite")
@@ -164,6 +171,7 @@ CLI_CASES: dict[str, Case] = {
     "csv-lists-an-overlay": Case([], "which is inside", _csv_listing_outputs, model="demo"),
     "corrupt-store": Case([], "cannot open the audit store", _corrupt_store, model="demo"),
     "damaged-store": Case([], "Use --fresh to start over", _damaged_store, model="demo"),
+    "data-is-an-audit-output": Case([], "is an audit's output folder", _previous_output, model="demo"),
     "store-of-another-version": Case([], "made by another version of saliencykit", _future_store, model="demo"),
     "data-is-a-text-file": Case([], "give a folder (of class folders, or of images) or a CSV", _text_file_data, "demo"),
     "data-empty-folder": Case([], "no images found", _empty_folder, model="demo"),

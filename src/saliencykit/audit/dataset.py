@@ -230,9 +230,21 @@ def _walk(folder: Path, notes: list[tuple[str, str, str]], root: Path, exclude: 
 
     files: list[Path] = []
     for top, dirs, names in os.walk(folder, onerror=failed):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(top, d) != exclude)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and Path(top, d) != exclude and not _audit_output(Path(top, d), notes, root)
+        )
         files.extend(Path(top) / n for n in names if not n.startswith("."))
     return sorted(files)
+
+
+def _audit_output(folder: Path, notes: list[tuple[str, str, str]], root: Path) -> bool:
+    """Whether ``folder`` is an audit's output (it holds ``audit.sqlite``): its overlays are not data. Noted."""
+    if not (folder / "audit.sqlite").is_file():
+        return False
+    notes.append(("audit output folder", _rel(folder, root), "holds audit.sqlite: an audit's output, not read as data"))
+    return True
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -268,7 +280,12 @@ def read_dataset(
     except OSError as exc:
         raise DatasetError(f"{data}: cannot list the folder ({exc.strerror}).") from None
     exclude = Path(exclude).resolve() if exclude is not None else None
-    folders = [p for p in entries if p.is_dir() and p != exclude]
+    if (root / "audit.sqlite").is_file():
+        raise DatasetError(
+            f"{data} is an audit's output folder (it holds audit.sqlite), not a dataset: give the folder of images "
+            "that was audited, or open its report.html."
+        )
+    folders = [p for p in entries if p.is_dir() and p != exclude and not _audit_output(p, notes, root)]
     items: list[Item] = []
     for path in entries:
         if not path.is_dir() and _is_image(path):
