@@ -314,6 +314,15 @@ def test_csv_rows_naming_one_class_two_ways_are_not_a_conflict(demo_data, tmp_pa
     assert "conflicting labels '285' and '281' (different classes)" in note[2]
 
 
+def test_one_file_listed_under_two_spellings_is_audited_once(demo_data, tmp_path):
+    listing = tmp_path / "list.csv"
+    photo = demo_data / "moped" / "motorcycle.jpg"
+    listing.write_text(f"path,label\n{photo},moped\n{demo_data}/{WNID[285]}/../moped/motorcycle.jpg,moped\n")
+    dataset = read_dataset(listing, LABELS)
+    assert [item.key for item in dataset.items] == [photo.as_posix()]
+    assert dataset.notes[0][:2] == ("listed twice", photo.as_posix())
+
+
 def test_identical_photos_filed_under_one_class_two_ways_are_not_a_conflict(demo_data, tmp_path):
     photo = demo_data / WNID[285] / "chelsea.jpg"
     for folder in ("285", "Egyptian cat"):

@@ -341,7 +341,7 @@ def _read_csv(path: Path, classes: ClassMap) -> Dataset:
             continue
         file = Path(row[0].strip())
         label = row[1].strip() if len(row) > 1 and row[1].strip() else None
-        full = file if file.is_absolute() else root / file
+        full = Path(os.path.normpath(file if file.is_absolute() else root / file))  # "a/../b.jpg" is "b.jpg"
         key = _rel(full, root)
         if key in seen:
             if seen[key] == label:
