@@ -253,7 +253,7 @@ def nan_when_red(pixel_batch: np.ndarray) -> np.ndarray:
 
 
 def test_nan_scores_fail_exactly_that_image_with_the_reason(tmp_path):
-    """Passes once the pipeline raises ModelOutputError for non-finite scores, or with the audit's own check."""
+    """The pipeline raises ModelOutputError for non-finite scores; compute_batch isolates that image."""
     from saliencykit.methods import RISE
 
     colours = {"0": (200, 20, 20), "1": (20, 200, 20), "2": (20, 20, 200)}

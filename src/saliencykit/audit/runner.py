@@ -197,23 +197,11 @@ def _result(one: Loaded, scores, targets, maps, thresholds, top_k) -> ImageResul
     return ImageResult(one.item, one.image, one.sha1, scores, targets, maps, case, top_k, stat=one.stat)
 
 
-def _finite(scores: np.ndarray, one: Loaded) -> np.ndarray:
-    """``scores`` if every one is a number: NaN or Inf cannot be ranked, so that image fails (with the reason)."""
-    scores = np.asarray(scores)
-    if not np.all(np.isfinite(scores)):
-        bad = int(np.count_nonzero(~np.isfinite(scores)))
-        raise SaliencyKitError(
-            f"{one.item.key}: the model returned {bad} non-finite score(s) (NaN or Inf) for this image; "
-            "its prediction cannot be ranked. Check the model and its preprocessing on this image."
-        )
-    return scores
-
-
 def _whitebox(explainer, loaded, thresholds, max_maps, top_k) -> list[ImageResult]:
     """One inference per batch: the Explainer picks each image's targets from its own scores."""
 
     def choose(scores: np.ndarray, index: int) -> list[int]:
-        return explain_targets(_finite(scores, loaded[index]), loaded[index].item.gt, thresholds, max_maps)
+        return explain_targets(scores, loaded[index].item.gt, thresholds, max_maps)
 
     explanations = explainer([one.explained for one in loaded], targets=choose, keep_image=False)
     return [
@@ -226,7 +214,7 @@ def _blackbox(explainer, loaded, thresholds, max_maps, top_k) -> list[ImageResul
     scores = explainer.predict([one.explained for one in loaded])
     results = []
     for one, s in zip(loaded, scores):
-        targets = explain_targets(_finite(s, one), one.item.gt, thresholds, max_maps)
+        targets = explain_targets(s, one.item.gt, thresholds, max_maps)
         explanation = explainer(one.explained, targets=targets, keep_image=False)
         results.append(_result(one, np.asarray(s, np.float32), targets, explanation.maps, thresholds, top_k))
     return results
