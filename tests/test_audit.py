@@ -22,6 +22,7 @@ from saliencykit.audit import (
     AuditStore,
     ClassMap,
     DatasetError,
+    OutputError,
     SettingsMismatch,
     StoreError,
     Thresholds,
@@ -318,7 +319,7 @@ def test_audit_writes_named_overlays_and_raw_maps(audited):
         assert raw["predictions"].shape == (1000,)
     chelsea = out / "true_positive_high_confidence" / "chelsea_gt_Egyptian_cat_0.83_pr_Egyptian_cat_0.83.jpg"
     assert chelsea.is_file()
-    assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary files left
+    assert [p.name for p in out.rglob(".*") if p.is_file()] == [".audit.lock"]  # no temporary files left
 
 
 def test_bad_inputs_are_recorded_and_reported(audited):
@@ -490,13 +491,22 @@ def test_blackbox_audit_explains_only_the_chosen_classes(tmp_path, photos):
     assert row["case_name"].startswith("true_positive") and [m["class"] for m in row["maps"]][0] == 967
 
 
-def test_an_output_folder_inside_the_dataset_is_not_read_as_data(tmp_path):
+def test_an_output_folder_inside_the_dataset_is_refused_before_anything_is_written(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(demo_dataset(tmp_path / "demo") / "moped", data / "moped")
-    first = audit("demo", data, data / "moped" / "audit")
-    second = audit("demo", data, data / "moped" / "audit")
-    assert first.summary["totals"]["items"] == second.summary["totals"]["items"] == 5
-    assert second.exit_code == 0 and second.processed == 0
+    for out in (data / "moped" / "audit", data, data / "moped"):
+        with pytest.raises(OutputError, match="the next audit would read the report's overlays as data"):
+            audit("demo", data, out)
+    assert not (data / "moped" / "audit").exists() and not (data / "audit.sqlite").exists()
+    # a dataset inside a folder the audit owns would be deleted by --fresh
+    inside = shutil.copytree(data, tmp_path / "out" / "true_positive" / "data")
+    with pytest.raises(OutputError, match="--fresh deletes"):
+        audit("demo", inside, tmp_path / "out", fresh=True)
+    assert (inside / "moped" / "motorcycle.jpg").is_file()
+    # the demo's layout (the dataset in OUT/dataset) is fine
+    own = shutil.copytree(data, tmp_path / "demo-out" / "dataset")
+    result = audit("demo", own, tmp_path / "demo-out")
+    assert result.exit_code == 0 and result.summary["totals"]["items"] == 5
 
 
 def test_workers_elsewhere_can_compute_batches_for_the_one_store(tmp_path):

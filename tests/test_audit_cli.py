@@ -86,7 +86,7 @@ def test_a_run_killed_with_sigkill_resumes_with_no_duplicate_or_missing_rows(big
     assert {key: updated for key, _, updated, _ in after if key in before} == before  # finished ones kept as is
     for _, _, _, maps in after:
         assert all((out / m["file"]).is_file() for m in json.loads(maps))
-    assert not [p for p in out.rglob(".*") if p.is_file()]  # half-written temporary files were cleaned up
+    assert [p.name for p in out.rglob(".*") if p.is_file()] == [".audit.lock"]  # temporary files were cleaned up
     assert (out / "report.html").is_file()
 
 
@@ -112,8 +112,10 @@ def test_ctrl_c_exits_130_keeps_finished_images_and_the_rerun_reports_failures(b
 def test_usage_and_setup_errors_exit_2(tmp_path):
     result = run("audit", "demo", str(tmp_path / "missing"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "no such folder" in result.stderr and "Traceback" not in result.stderr
-    result = run("audit", str(tmp_path / "nope.xml"), str(tmp_path), "--out", str(tmp_path / "out"))
+    (tmp_path / "data").mkdir()
+    result = run("audit", str(tmp_path / "nope.xml"), str(tmp_path / "data"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "no such model file" in result.stderr
+    assert result.stderr.startswith("error:") and len(result.stderr.splitlines()) == 1  # one line, no blank one
     result = run("audit", "demo", str(tmp_path), "--out", str(tmp_path / "out"), "--high", "0.2", "--low", "0.5")
     assert result.returncode == 2 and "low must not exceed high" in result.stderr
 

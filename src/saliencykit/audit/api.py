@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,8 @@ import openvino as ov
 
 from ..errors import SaliencyKitError
 from .cases import Thresholds
-from .dataset import ClassMap, DatasetError
+from .dataset import CLASS_MAP_MODES, ClassMap, DatasetError
+from .outdir import check_items, check_places, output_lock
 from .outputs import OutputOptions
 from .runner import AuditResult, Metrics, Progress, RunOptions, clear_output, read, run
 
@@ -66,7 +69,9 @@ def audit(
         workers: local executor: threads reading ahead and writing behind (default 2); Ray executor: number
             of Ray workers (default: one per node with CPUs).
         colormap, alpha, max_side, raw: how overlays are drawn (see :class:`OutputOptions`).
-        fresh: delete an earlier audit in ``out`` first (otherwise it is resumed; other settings are refused).
+        fresh: delete an earlier audit in ``out`` first. Otherwise it is resumed (other settings are refused):
+            images finished earlier are reused unless their file changed (audited again) or left the dataset
+            (dropped, with their overlays); ``summary["resume"]`` counts each.
         metrics: optional hook ``metrics(image, explanation) -> {name: value}``, averaged per case in the report.
         progress: optional ``progress(done, total)`` callback.
         report: write ``report.html`` (the exports are always written).
@@ -76,51 +81,124 @@ def audit(
         address: the Ray cluster: ``"auto"`` (the cluster this machine is a node of) or the head's
             ``"host:port"``; default: ``RAY_ADDRESS`` or a new local Ray instance. Only with ``executor="ray"``.
 
+    Every option is checked before the model is loaded. Raises :class:`~saliencykit.audit.OutputError` when
+    ``out`` is a file, not writable, the dataset or inside it (or holds the dataset in a folder the audit owns),
+    :class:`~saliencykit.audit.OutputLocked` when another audit is writing into ``out``, and
+    :class:`~saliencykit.audit.StoreError` when its ``audit.sqlite`` is damaged (``fresh=True`` starts over).
+
     Returns an :class:`AuditResult`; failed images are in ``result.failed`` and make ``result.exit_code`` 1.
     Ctrl-C stops cleanly: finished images are kept (and a partial report written), then KeyboardInterrupt is
     raised; the same call again resumes.
     """
+    _check_hooks(data, out, metrics, progress)
     out = Path(out)
-    _check_executor(executor, address)  # before loading the model: a missing Ray fails at once
-    thresholds = thresholds or Thresholds()
+    # every check that needs no model comes first: a usage mistake fails at once, not once per image
+    _check_executor(executor, address)  # a missing Ray fails at once too
+    thresholds = _check_thresholds(thresholds)
+    _check_options(mode, method, class_map, max_maps, top_k, batch_size, workers, max_side, alpha)
+    output = OutputOptions(colormap=colormap, alpha=alpha, max_side=max_side, raw=raw)
     if not Path(data).exists():
         raise DatasetError(f"{data}: no such folder or CSV file.")
-    explainer = _explainer(model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size)
-    dataset = read(data, explainer, class_map, out)
-    if fresh:
-        clear_output(out)
-    options = RunOptions(
-        thresholds=thresholds,
-        output=OutputOptions(colormap=colormap, alpha=alpha, max_side=max_side, raw=raw),
-        max_maps=max_maps,
-        top_k=top_k,
-        batch_size=batch_size,
-        workers=workers if workers is not None and executor == "local" else 2,
-        metrics=metrics,
-    )
-    settings = {
-        "model": model_id(model if isinstance(model, (str, Path)) else explainer),
-        "preprocess": _describe_callable(explainer.pipeline.preprocess),
-        "postprocess": _describe_callable(explainer.pipeline.postprocess),
-        "labels": _digest("\n".join(explainer.label_names or [])),
-        "method": explainer.method.name,
-        "target_layer": getattr(explainer.method, "target_layer", None),
-        "data": str(Path(data).resolve()),
-        "class_map": ClassMap(class_map, explainer.label_names).describe(),
-        "thresholds": thresholds.to_dict(),
-        "max_maps": max_maps,
-        "top_k": top_k,
-        "output": options.output.to_dict(),
-    }
-    # the executor is not a setting: an audit started by one executor can be finished by the other
-    if executor == "ray":
-        from .ray_executor import run_ray
+    check_places(data, out)
+    with output_lock(out):  # one audit per output folder at a time, from before --fresh deletes anything
+        explainer = _explainer(
+            model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size
+        )
+        dataset = read(data, explainer, class_map, out)
+        if dataset.kind == "csv":
+            check_items((item.path for item in dataset.items), out)
+        if fresh:
+            clear_output(out)
+        options = RunOptions(
+            thresholds=thresholds,
+            output=output,
+            max_maps=max_maps,
+            top_k=top_k,
+            batch_size=batch_size,
+            workers=workers if workers is not None and executor == "local" else 2,
+            metrics=metrics,
+        )
+        settings = {
+            "model": model_id(model if isinstance(model, (str, Path)) else explainer),
+            "preprocess": _describe_callable(explainer.pipeline.preprocess),
+            "postprocess": _describe_callable(explainer.pipeline.postprocess),
+            "labels": _digest("\n".join(explainer.label_names or [])),
+            "method": explainer.method.name,
+            "target_layer": getattr(explainer.method, "target_layer", None),
+            "data": str(Path(data).resolve()),
+            "class_map": ClassMap(class_map, explainer.label_names).describe(),
+            "thresholds": thresholds.to_dict(),
+            "max_maps": max_maps,
+            "top_k": top_k,
+            "output": options.output.to_dict(),
+        }
+        # the executor is not a setting: an audit started by one executor can be finished by the other
+        if executor == "ray":
+            from .ray_executor import run_ray
 
-        return run_ray(explainer, dataset, out, settings, options, progress, report, address=address, workers=workers)
-    return run(explainer, dataset, out, settings, options, progress, report)
+            return run_ray(
+                explainer, dataset, out, settings, options, progress, report, address=address, workers=workers
+            )
+        return run(explainer, dataset, out, settings, options, progress, report)
 
 
 EXECUTORS = ("local", "ray")
+MODES = ("auto", "whitebox", "blackbox")
+MAX_BATCH = 1024
+
+
+def _check_thresholds(thresholds: Any) -> Thresholds:
+    if thresholds is None:
+        return Thresholds()
+    if not isinstance(thresholds, Thresholds):
+        raise SaliencyKitError(
+            f"thresholds={thresholds!r}: give a saliencykit.audit.Thresholds(high=..., low=..., two=..., explain=...)."
+        )
+    return thresholds
+
+
+def _check_hooks(data: Any, out: Any, metrics: Any, progress: Any) -> None:
+    for name, value in (("data", data), ("out", out)):
+        if not isinstance(value, (str, os.PathLike)):
+            raise SaliencyKitError(f"{name}={value!r}: give a path (str or pathlib.Path).")
+    for name, value in (("metrics", metrics), ("progress", progress)):
+        if value is not None and not callable(value):
+            raise SaliencyKitError(f"{name}={value!r}: give a function (see help(saliencykit.audit)) or None.")
+
+
+def _count(value: Any, option: str, name: str, minimum: int, meaning: str) -> None:
+    """Refuse a count option that is not a whole number >= ``minimum``; the message names both spellings."""
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not whole or value < minimum:
+        raise SaliencyKitError(f"{option} {value!r} ({name}={value!r}): {meaning}; give a whole number >= {minimum}.")
+
+
+def _check_options(mode, method, class_map, max_maps, top_k, batch_size, workers, max_side, alpha) -> None:
+    """Every option that can be checked without the model, so that a mistake fails before anything is loaded."""
+    from ..methods import METHODS
+
+    if mode not in MODES:
+        raise SaliencyKitError(f"--mode {mode!r} (mode={mode!r}): use one of {', '.join(MODES)}.")
+    if isinstance(method, str) and method.lower().replace("-", "_") not in METHODS:
+        raise SaliencyKitError(f"--method {method!r} is not a method; available: {', '.join(METHODS)}.")
+    if isinstance(class_map, str) and class_map not in CLASS_MAP_MODES and not Path(class_map).is_file():
+        raise DatasetError(
+            f"--class-map {class_map!r}: neither one of {', '.join(CLASS_MAP_MODES)} nor a JSON/CSV file that exists."
+        )
+    ClassMap(class_map)  # a table file or mapping is read (and refused if broken) now
+    _count(top_k, "--top-k", "top_k", 1, "the store keeps this many top classes per image")
+    _count(max_maps, "--max-maps", "max_maps", 1, "each image gets at least the map of its top class")
+    _count(batch_size, "--batch-size", "batch_size", 1, "images per inference")
+    if batch_size > MAX_BATCH:  # twice as many images are read ahead: memory grows with it
+        raise SaliencyKitError(
+            f"--batch-size {batch_size} (batch_size={batch_size}): at most {MAX_BATCH} images per inference; "
+            "larger batches only cost memory."
+        )
+    if workers is not None:
+        _count(workers, "--workers", "workers", 1, "threads (or Ray workers) that do the work")
+    _count(max_side, "--max-side", "max_side", 0, "longest overlay side in pixels, 0 for full size")
+    if not isinstance(alpha, numbers.Real) or not 0.0 <= float(alpha) <= 1.0:
+        raise SaliencyKitError(f"alpha={alpha!r}: the map's weight over the photo is between 0 and 1.")
 
 
 def _check_executor(executor: str, address: str | None) -> None:

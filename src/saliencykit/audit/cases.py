@@ -31,6 +31,7 @@ Defaults (scores are postprocessed probabilities, softmax over 1000 ImageNet cla
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -70,6 +71,8 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise SaliencyKitError(f"threshold {name}={value!r}: use a number between 0 and 1.")
             if not 0.0 <= float(value) <= 1.0:
                 raise SaliencyKitError(f"threshold {name}={value}: use a score between 0 and 1.")
         if self.low > self.high:

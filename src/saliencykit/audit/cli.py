@@ -130,9 +130,12 @@ def _exit(exc: BaseException | str, code: int) -> None:
 
 
 def _run(call, out_dir: Path):
-    """Run an audit call under a Rich progress bar, print its summary; map failures to exit codes."""
+    """Run an audit call under a Rich progress bar, print its summary; map failures to exit codes.
+
+    Every error before or around the images (bad option, unusable --out, corrupt store, lock held, read-only
+    disk) exits 2; 1 is only for "some images failed", which the result's own exit code says.
+    """
     from ..cli import _progress, err
-    from .store import StoreError
 
     progress = _progress()
     task = progress.add_task("auditing", total=None, rate="", start=False)
@@ -145,25 +148,26 @@ def _run(call, out_dir: Path):
         rate = f"{done / elapsed:.1f} img/s" if done and elapsed > 0 else ""
         progress.update(task, completed=done, total=total, rate=rate)
 
+    def stop() -> None:
+        if progress.live.is_started:  # stopping a bar never shown prints an empty line before the message
+            progress.stop()
+
     try:
         result = call(update)
     except KeyboardInterrupt:
-        progress.stop()
+        stop()
         err.print(
             f"interrupted: the finished images are kept in {out_dir / 'audit.sqlite'}; "
             "run the same command again to resume.",
             highlight=False,
         )
         raise typer.Exit(130) from None
-    except StoreError as exc:
-        progress.stop()
-        _exit(exc, 1)
     except SaliencyKitError as exc:
-        progress.stop()
+        stop()
         _exit(exc, 2)
     except OSError as exc:
-        progress.stop()
-        _exit(f"cannot write the audit outputs in {out_dir}: {exc.strerror or exc}", 1)
+        stop()
+        _exit(f"cannot write the audit outputs in {out_dir}: {exc.strerror or exc}", 2)
     progress.stop()
     print_summary(result)
     return result
@@ -186,6 +190,14 @@ def print_summary(result) -> None:
         out.print(f"top-1 accuracy {100 * totals['top1_accuracy']:.1f}% on {totals['labelled']} labelled image(s)")
     if result.processed < totals["items"]:
         out.print(f"{totals['items'] - result.processed} item(s) were finished by an earlier run (resumed)")
+    resume = summary.get("resume") or {}
+    if resume.get("changed") or resume.get("removed"):
+        out.print(
+            f"{resume['changed']} file(s) changed since the earlier run were audited again; "
+            f"{resume['removed']} file(s) no longer in the dataset were dropped from the results"
+        )
+    if resume.get("repaired"):
+        out.print(f"{resume['repaired']} image(s) whose overlays had been deleted were audited again")
     for failure in summary["failed"][:10]:
         err.print(f"[red]failed[/red] {failure['key']}: {failure['error']}", highlight=False)
     if len(summary["failed"]) > 10:

@@ -189,10 +189,14 @@ class ClassMap:
 
 def _read_table(path: Path) -> dict[str, int | str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise DatasetError(
             f"--class-map {path}: cannot read it ({exc.strerror}). Give auto, index, name, wnid or a JSON/CSV file."
+        ) from None
+    except UnicodeDecodeError:
+        raise DatasetError(
+            f"--class-map {path}: not UTF-8 text; give a JSON object or a CSV of name,class rows."
         ) from None
     if path.suffix.lower() == ".json":
         try:
@@ -225,9 +229,21 @@ def _walk(folder: Path, notes: list[tuple[str, str, str]], root: Path, exclude: 
 
     files: list[Path] = []
     for top, dirs, names in os.walk(folder, onerror=failed):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(top, d) != exclude)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and Path(top, d) != exclude and not _audit_output(Path(top, d), notes, root)
+        )
         files.extend(Path(top) / n for n in names if not n.startswith("."))
     return sorted(files)
+
+
+def _audit_output(folder: Path, notes: list[tuple[str, str, str]], root: Path) -> bool:
+    """Whether ``folder`` is an audit's output (it holds ``audit.sqlite``): its overlays are not data. Noted."""
+    if not (folder / "audit.sqlite").is_file():
+        return False
+    notes.append(("audit output folder", _rel(folder, root), "holds audit.sqlite: an audit's output, not read as data"))
+    return True
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -263,7 +279,12 @@ def read_dataset(
     except OSError as exc:
         raise DatasetError(f"{data}: cannot list the folder ({exc.strerror}).") from None
     exclude = Path(exclude).resolve() if exclude is not None else None
-    folders = [p for p in entries if p.is_dir() and p != exclude]
+    if (root / "audit.sqlite").is_file():
+        raise DatasetError(
+            f"{data} is an audit's output folder (it holds audit.sqlite), not a dataset: give the folder of images "
+            "that was audited, or open its report.html."
+        )
+    folders = [p for p in entries if p.is_dir() and p != exclude and not _audit_output(p, notes, root)]
     items: list[Item] = []
     for path in entries:
         if not path.is_dir() and _is_image(path):
@@ -303,15 +324,31 @@ def _read_csv(path: Path, classes: ClassMap) -> Dataset:
     items: list[Item] = []
     seen: dict[str, str | None] = {}
     notes: list[tuple[str, str, str]] = []
+
+    def same_class(a: str | None, b: str | None) -> bool:
+        if a == b:
+            return True
+        if a is None or b is None:
+            return False
+        try:
+            return classes.resolve(a) == classes.resolve(b)  # '285' and 'Egyptian cat' are one class
+        except DatasetError:
+            return False
+
     for row in rows:
         if not row or not row[0].strip() or row[0].startswith("#"):
             continue
         file = Path(row[0].strip())
         label = row[1].strip() if len(row) > 1 and row[1].strip() else None
-        full = file if file.is_absolute() else root / file
+        full = Path(os.path.normpath(file if file.is_absolute() else root / file))  # "a/../b.jpg" is "b.jpg"
         key = _rel(full, root)
         if key in seen:
-            same = "with the same label" if seen[key] == label else f"with labels '{seen[key]}' and '{label}'"
+            if seen[key] == label:
+                same = "with the same label"
+            elif same_class(seen[key], label):
+                same = f"as '{seen[key]}' and '{label}', the same class"
+            else:
+                same = f"with conflicting labels '{seen[key]}' and '{label}' (different classes)"
             notes.append(("listed twice", key, f"listed more than once {same}; the first row is used"))
             continue
         seen[key] = label

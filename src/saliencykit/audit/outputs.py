@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .. import visualize
+from ..errors import SaliencyKitError
 from ..files import atomic_write_bytes, sanitize, unique_stems
 from ..labels import label_of
 from ..visualize import fit
@@ -55,7 +56,10 @@ class OutputOptions:
     quality: int = 90
 
     def __post_init__(self) -> None:
-        _colormap_lut(self.colormap)  # an unknown colormap fails before any image is read
+        try:
+            _colormap_lut(self.colormap)  # an unknown colormap fails before any image is read
+        except ValueError as exc:
+            raise SaliencyKitError(f"{exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"colormap": self.colormap, "alpha": self.alpha, "max_side": self.max_side, "raw": self.raw}

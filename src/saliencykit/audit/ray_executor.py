@@ -495,6 +495,7 @@ def run_ray(
     """Audit ``dataset`` into ``out`` on a Ray cluster; the same store, files and report as
     :func:`saliencykit.audit.runner.run` (see the module docstring)."""
     from .report import export
+    from .resume import reconcile
 
     require_ray()
     out = out.resolve()  # workers elsewhere must get the absolute path
@@ -502,12 +503,7 @@ def run_ray(
     with AuditStore(out / STORE_NAME) as store:
         store.check_settings(settings)
         store.set_notes(dataset.notes)
-        finished = store.finished()
-        pending = [item for item in dataset.items if item.key not in finished]
-        if finished:
-            log.info(
-                "saliencykit: resuming %s: %d item(s) finished earlier, %d to do", out, len(finished), len(pending)
-            )
+        pending, resume = reconcile(store, dataset, out)  # changed and removed files are not reused
         _clean_partial_files(out)
         bases = base_names(item.key for item in dataset.items if item.status == "todo")
         start = time.perf_counter()
@@ -521,12 +517,12 @@ def run_ray(
                 _distribute(explainer, todo, out, bases, options, state, address, workers)
         except (KeyboardInterrupt, SaliencyKitError) as exc:
             if report and (state.done or isinstance(exc, KeyboardInterrupt)):  # a partial report, as the local run
-                export(store, out, explainer_description=_describe(explainer), settings=settings, interrupted=True)
+                export(store, out, _describe(explainer), settings, interrupted=True, resume=resume.to_dict())
             raise
         finally:
             _clean_partial_files(out)  # temporary files of attempts whose worker was killed
         seconds = time.perf_counter() - start
-        summary = export(store, out, explainer_description=_describe(explainer), settings=settings, write_report=report)
+        summary = export(store, out, _describe(explainer), settings, write_report=report, resume=resume.to_dict())
     return AuditResult(out, out / "report.html" if report else None, out / STORE_NAME, summary, state.done, seconds)
 
 

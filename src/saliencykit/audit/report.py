@@ -56,6 +56,7 @@ def summarize(
     explainer_description: str = "",
     settings: Mapping[str, Any] | None = None,
     interrupted: bool = False,
+    resume: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The summary (``summary.json``) and the per-image data of the report, in one pass over the store."""
     cases: Counter[str] = Counter()
@@ -63,13 +64,13 @@ def summarize(
     confusions: Counter[tuple[str, str]] = Counter()
     per_class: dict[int, dict[str, Any]] = {}
     metric_sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    by_hash: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    by_hash: dict[str, list[tuple[str, str | None, int | None]]] = defaultdict(list)
     failed, skipped, images = [], [], []
     labelled = correct = in_top_k = 0
     for row in store.rows():
         statuses[row["status"]] += 1
         if row["sha1"]:
-            by_hash[row["sha1"]].append((row["key"], row["label"]))
+            by_hash[row["sha1"]].append((row["key"], row["label"], row["gt"]))
         if row["status"] == "failed":
             failed.append({"key": row["key"], "label": row["label"], "error": row["error"] or ""})
             continue
@@ -107,15 +108,18 @@ def summarize(
     duplicates = []
     for digest, members in by_hash.items():
         if len(members) > 1:
-            labels = sorted({str(label) for _, label in members if label is not None})
+            labels = sorted({str(label) for _, label, _ in members if label is not None})
+            # a conflict is two classes, not two spellings: '285' and 'Egyptian cat' name one class
+            distinct = {gt if gt is not None else f"label:{label}" for _, label, gt in members if label is not None}
             duplicates.append(
-                {"sha1": digest, "keys": [k for k, _ in members], "labels": labels, "conflict": len(labels) > 1}
+                {"sha1": digest, "keys": [k for k, _, _ in members], "labels": labels, "conflict": len(distinct) > 1}
             )
     settings = dict(settings or {})
     summary = {
         "saliencykit": _version(),
         "written": time.strftime("%Y-%m-%d %H:%M:%S"),
         "interrupted": interrupted,
+        "resume": dict(resume or {"kept": 0, "changed": 0, "removed": 0, "repaired": 0}),
         "model": settings.get("model"),
         "method": explainer_description,
         "data": settings.get("data"),
@@ -221,9 +225,13 @@ def export(
     settings: Mapping[str, Any] | None = None,
     interrupted: bool = False,
     write_report: bool = True,
+    resume: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Write ``summary.json``, ``results.csv`` and (unless told not to) ``report.html``; return the summary."""
-    summary, images = summarize(store, out, explainer_description, settings, interrupted)
+    """Write ``summary.json``, ``results.csv`` and (unless told not to) ``report.html``; return the summary.
+
+    ``resume``: what this run found in the store (``{"kept", "changed", "removed"}`` counts).
+    """
+    summary, images = summarize(store, out, explainer_description, settings, interrupted, resume)
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2, default=str).encode("utf-8"))
     write_csv(store, out / "results.csv")
     if write_report:

@@ -17,6 +17,7 @@ Only a bounded number of images is ever in flight, so memory stays flat however 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections import deque
@@ -51,6 +52,7 @@ class Loaded:
     error: str | None = None
     seconds: float = 0.0
     model_image: np.ndarray | None = None  # the image already resized to the model input, when known
+    stat: tuple[int, int] | None = None  # the file's (size, mtime_ns) just before it was read
 
     @property
     def explained(self) -> np.ndarray:
@@ -71,6 +73,7 @@ class ImageResult:
     case: str
     top_k: int = 5
     seconds: float = 0.0
+    stat: tuple[int, int] | None = None
 
     def record(self, label_names: list[str] | None) -> dict[str, Any]:
         """The run-store record of this image (without file names, which the writer adds)."""
@@ -92,6 +95,8 @@ class ImageResult:
             "width": int(self.image.shape[1]),
             "height": int(self.image.shape[0]),
             "sha1": self.sha1,
+            "size": self.stat[0] if self.stat else None,
+            "mtime_ns": self.stat[1] if self.stat else None,
             "status": "done",
             "seconds": round(self.seconds, 6),
         }
@@ -115,13 +120,18 @@ def load(item: Item, resize: Callable[[np.ndarray], np.ndarray] | None = None) -
     file gives a :class:`Loaded` with the error instead of raising."""
     start = time.perf_counter()
     try:
+        info = os.stat(item.path)  # before reading: a file changed meanwhile shows a newer mtime next run
+        stat = (info.st_size, info.st_mtime_ns)
+    except OSError:
+        stat = None  # the reader names the problem
+    try:
         image, digest = load_image(item.path)
         small = resize(image) if resize is not None else None
     except SaliencyKitError as exc:
         return Loaded(item, error=str(exc), seconds=time.perf_counter() - start)
     except Exception as exc:  # a decoder's own failure on a hostile file: that file fails, the run goes on
         return Loaded(item, error=f"{item.path}: cannot be read ({type(exc).__name__}: {exc})")
-    return Loaded(item, image, digest, seconds=time.perf_counter() - start, model_image=small)
+    return Loaded(item, image, digest, seconds=time.perf_counter() - start, model_image=small, stat=stat)
 
 
 def model_resizer(explainer: Any) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -184,7 +194,7 @@ def compute_batch(
 
 def _result(one: Loaded, scores, targets, maps, thresholds, top_k) -> ImageResult:
     case = classify(scores, one.item.gt, thresholds)
-    return ImageResult(one.item, one.image, one.sha1, scores, targets, maps, case, top_k)
+    return ImageResult(one.item, one.image, one.sha1, scores, targets, maps, case, top_k, stat=one.stat)
 
 
 def _whitebox(explainer, loaded, thresholds, max_maps, top_k) -> list[ImageResult]:
@@ -411,15 +421,13 @@ def run(
 ) -> AuditResult:
     """Audit ``dataset`` into ``out`` with a ready explainer; resumes an existing store with the same settings."""
     from .report import export
+    from .resume import reconcile
 
     out.mkdir(parents=True, exist_ok=True)
     with AuditStore(out / STORE_NAME) as store:
         store.check_settings(settings)
         store.set_notes(dataset.notes)
-        finished = store.finished()
-        todo = [item for item in dataset.items if item.key not in finished]
-        if finished:
-            log.info("saliencykit: resuming %s: %d item(s) finished earlier, %d to do", out, len(finished), len(todo))
+        todo, resume = reconcile(store, dataset, out)
         _clean_partial_files(out)
         bases = base_names(item.key for item in dataset.items if item.status == "todo")
         start = time.perf_counter()
@@ -430,10 +438,10 @@ def run(
             pipeline.run(todo)
         except KeyboardInterrupt:
             if report:
-                export(store, out, explainer_description=_describe(explainer), settings=settings, interrupted=True)
+                export(store, out, _describe(explainer), settings, interrupted=True, resume=resume.to_dict())
             raise
         seconds = time.perf_counter() - start
-        summary = export(store, out, explainer_description=_describe(explainer), settings=settings, write_report=report)
+        summary = export(store, out, _describe(explainer), settings, write_report=report, resume=resume.to_dict())
     return AuditResult(out, out / "report.html" if report else None, out / STORE_NAME, summary, pipeline.done, seconds)
 
 

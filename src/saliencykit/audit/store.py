@@ -2,9 +2,10 @@
 
 Rows are written in one transaction per batch as results arrive, after the batch's files are on disk, so a
 run killed at any moment (even with ``kill -9``) keeps every image it finished and loses at most the ones in
-flight. Re-running resumes: items whose row says ``done`` or ``skipped`` are not computed again; ``failed``
-ones are retried. The store remembers the settings it was made with and refuses others, so one store never
-mixes results of two models or two threshold choices.
+flight. Re-running resumes: items whose row says ``done`` or ``skipped`` are not computed again unless their
+file changed or left the dataset (:mod:`saliencykit.audit.resume`); ``failed`` ones are retried. The store
+remembers the settings it was made with and refuses others, so one store never mixes results of two models or
+two threshold choices.
 
 Anything that produces records (the local runner, or a future distributed executor whose workers compute
 batches elsewhere) hands them to :meth:`AuditStore.add`; the store is the only writer of the file.
@@ -21,6 +22,8 @@ Schema::
            original TEXT,                        -- JPEG copy of the photo for the report when the browser
                                                  -- cannot show the original format (e.g. TIFF), else NULL
            width INTEGER, height INTEGER, sha1 TEXT,
+           size INTEGER, mtime_ns INTEGER,       -- the file's size and modification time when it was read:
+                                                 -- a resumed run re-hashes only files whose stat changed
            metrics TEXT,                         -- JSON {name: value} from the metrics hook, or NULL
            status TEXT,                          -- done | failed | skipped
            error TEXT, seconds REAL, updated REAL)
@@ -38,7 +41,9 @@ from typing import Any
 
 from ..errors import SaliencyKitError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+#: columns added since schema 1, with their types: older stores get them on open (rows keep NULL there)
+_ADDED = {"size": "INTEGER", "mtime_ns": "INTEGER"}
 STORE_NAME = "audit.sqlite"
 
 COLUMNS = (
@@ -59,6 +64,8 @@ COLUMNS = (
     "width",
     "height",
     "sha1",
+    "size",
+    "mtime_ns",
     "metrics",
     "status",
     "error",
@@ -72,7 +79,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS images (
     key TEXT PRIMARY KEY, path TEXT NOT NULL, label TEXT, gt INTEGER, gt_label TEXT, gt_score REAL,
     pred INTEGER, pred_label TEXT, pred_score REAL, topk TEXT, case_name TEXT, maps TEXT, raw TEXT, original TEXT,
-    width INTEGER, height INTEGER, sha1 TEXT, metrics TEXT,
+    width INTEGER, height INTEGER, sha1 TEXT, size INTEGER, mtime_ns INTEGER, metrics TEXT,
     status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'skipped')), error TEXT, seconds REAL, updated REAL
 );
 CREATE INDEX IF NOT EXISTS images_status ON images (status);
@@ -101,6 +108,9 @@ class AuditStore:
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no commit
             self.db.executescript(_SCHEMA)
             schema = self.get_meta("schema")
+            if schema == "1":
+                schema = self._migrate_from_1()
+            damage = self.db.execute("PRAGMA quick_check").fetchone()[0]  # reads every page once: cheap
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"{self.path}: cannot open the audit store ({exc}). Is it an audit.sqlite? "
@@ -108,11 +118,23 @@ class AuditStore:
             ) from None
         except OSError as exc:
             raise StoreError(f"{self.path.parent}: cannot create the output folder ({exc.strerror}).") from None
+        if damage != "ok":
+            raise _damaged(self.path, next((x for x in damage.splitlines() if not x.startswith("***")), damage))
         if schema != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: made by another version of saliencykit (store schema {schema}); "
                 "use --fresh to start over or choose another --out."
             )
+
+    def _migrate_from_1(self) -> str:
+        """Add the columns schema 2 has (file size and mtime); old rows keep NULL, so resume re-hashes them."""
+        with self._transaction():
+            have = {row[1] for row in self.db.execute("PRAGMA table_info(images)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE images ADD COLUMN {column} {kind}")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return SCHEMA_VERSION
 
     def close(self) -> None:
         self.db.close()
@@ -132,6 +154,8 @@ class AuditStore:
                 f"{self.path}: cannot write the run store ({exc}). Free disk space and re-run the same command: "
                 "it resumes where it stopped."
             ) from None
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, exc) from None
 
     def _transaction(self):
         db = self.db
@@ -187,6 +211,14 @@ class AuditStore:
         """Keys of items that need no more work (done, or skipped because they are not images)."""
         return {k for (k,) in self.db.execute("SELECT key FROM images WHERE status IN ('done', 'skipped')")}
 
+    def remove(self, keys: Iterable[str]) -> None:
+        """Delete the rows of ``keys`` (items that left the dataset, or changed and must be audited again)."""
+        self._write("DELETE FROM images WHERE key = ?", [(key,) for key in keys])
+
+    def set_stat(self, stats: Iterable[tuple[str, int, int]]) -> None:
+        """Record ``(key, size, mtime_ns)`` of files found unchanged by their hash, so the next check is cheap."""
+        self._write("UPDATE images SET size = ?, mtime_ns = ? WHERE key = ?", [(s, m, k) for k, s, m in stats])
+
     def add(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Insert or replace records (dicts with keys from :data:`COLUMNS`) in one transaction."""
         now = time.time()
@@ -234,12 +266,19 @@ class AuditStore:
             sql += " WHERE status = ?"
             args = (status,)
         cursor = self.db.cursor()
-        for values in cursor.execute(sql + " ORDER BY key", args):
-            row = dict(zip(COLUMNS, values))
-            for column in _JSON_COLUMNS:
-                if row[column] is not None:
-                    row[column] = json.loads(row[column])
-            yield row
+        try:
+            for values in cursor.execute(sql + " ORDER BY key", args):
+                row = dict(zip(COLUMNS, values))
+                for column in _JSON_COLUMNS:
+                    if row[column] is not None:
+                        row[column] = json.loads(row[column])
+                yield row
+        except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+            raise _damaged(self.path, exc) from None
+
+
+def _damaged(path: Path, exc: Exception | str) -> StoreError:
+    return StoreError(f"{path}: the audit store is damaged ({exc}). Use --fresh to start over or choose another --out.")
 
 
 def _flat(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
