@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import SaliencyKitError
+from ..errors import OutputError
 from .cases import CASES
 from .outputs import ORIGINALS
 
@@ -26,10 +26,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".audit.lock"
-
-
-class OutputError(SaliencyKitError):
-    """The output folder cannot be used: it is a file, not writable, or inside the dataset."""
 
 
 class OutputLocked(OutputError):
