@@ -151,20 +151,22 @@ def test_infinite_scores_from_a_callable_are_refused():
 # ------------------------------------------------------------------------------ label names
 
 
-@pytest.mark.parametrize("count, words", [(5, "some classes would have no name"), (12, "left over")])
+@pytest.mark.parametrize(
+    "count, words", [(5, "classes 5 to 9 would have no name"), (12, "lines 11 to 12 name no class")]
+)
 def test_label_count_must_match_the_model(count, words):
-    with pytest.raises(TargetError, match=rf"has {count} names but the model scores 10 classes.*{words}.*--labels"):
+    with pytest.raises(TargetError, match=rf"--labels\): {count} class names for a model with 10 classes.*{words}"):
         Pipeline(_graph("classes"), PRE, label_names=[f"c{i}" for i in range(count)])
 
 
 def test_label_count_of_the_demo_model(demo_model):
-    with pytest.raises(TargetError, match="999 names but the model scores 1000 classes"):
+    with pytest.raises(TargetError, match="999 class names for a model with 1000 classes"):
         sk.Explainer(demo_model, sk.demo.preprocess, label_names=sk.demo.labels()[:999])
 
 
 def test_label_count_of_a_callable_is_checked_on_its_scores():
     pipeline = Pipeline(lambda b: np.zeros((len(b), 4)), PRE, label_names=["a", "b", "c"])
-    with pytest.raises(TargetError, match="3 names but the model scores 4 classes"):
+    with pytest.raises(TargetError, match="3 class names for a model with 4 classes"):
         pipeline.predict([np.zeros((16, 16, 3), np.uint8)])
 
 

@@ -279,7 +279,6 @@ def test_random_bytes_as_a_model_print_only_our_message(files):
     assert lines[-1].startswith("error:") and "garbage.onnx" in lines[-1] and "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(reason="OpenVINO's frontends print absl lines while probing the file; silenced in model loading")
 def test_random_bytes_as_a_model_print_nothing_else(files):
     result = subprocess.run([EXE, "predict", files["garbage"], files["cat"]], capture_output=True, text=True)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

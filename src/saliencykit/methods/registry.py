@@ -1,0 +1,151 @@
+"""The one list of explanation methods: name, kind, the tasks each supports, its options and a one-line help.
+
+Everything that names methods reads it: the Explainer's automatic choice and validation, every CLI's
+``--method`` help, ``evaluate``, the audit and the openvino-xai compatibility layer. Adding a method is one file
+and one :func:`register` call (a project of yours can register its own method the same way).
+
+>>> [spec.name for spec in available(task="classification", kind="blackbox")]  # doctest: +SKIP
+['rise', 'aise']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import MethodError
+
+KINDS = ("whitebox", "blackbox")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One registered method.
+
+    Attributes:
+        name: the name users type (``method="rise"``, ``--method rise``).
+        kind: ``"whitebox"`` (edits the graph) or ``"blackbox"`` (perturbs the input).
+        tasks: the tasks it explains (``"classification"``, ``"detection"``, ...).
+        factory: ``factory(task, **options) -> method object`` for a task it supports.
+        summary: one line for help texts.
+        options: the keyword options it takes (``preset``, ``seed``, ``target_layer``, ...).
+        aliases: other accepted spellings.
+    """
+
+    name: str
+    kind: str
+    tasks: tuple[str, ...]
+    factory: Callable[..., Any]
+    summary: str
+    options: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = field(default=())
+
+    def create(self, task: str = "classification", **options: Any) -> Any:
+        """A method object for ``task``; unknown options and unsupported tasks are refused by name."""
+        if task not in self.tasks:
+            raise MethodError(
+                f"method '{self.name}' does not explain {task} models; for {task} use one of: "
+                f"{', '.join(names(task=task))}."
+            )
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            takes = ", ".join(self.options) or "no options"
+            raise MethodError(f"method '{self.name}' takes no option {', '.join(unknown)} (it takes: {takes}).")
+        return self.factory(task, **options)
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def _key(name: str) -> str:
+    return str(name).strip().lower().replace("-", "_")
+
+
+def register(spec: MethodSpec) -> MethodSpec:
+    """Add a method (or replace one of the same name); returns it."""
+    if spec.kind not in KINDS:
+        raise MethodError(f"method '{spec.name}': kind must be one of {', '.join(KINDS)}, not '{spec.kind}'.")
+    for key in (spec.name, *spec.aliases):
+        _REGISTRY[_key(key)] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove a method and its aliases (tests that register their own use this to clean up)."""
+    spec = _REGISTRY.get(_key(name))
+    if spec is not None:
+        for key in [k for k, v in _REGISTRY.items() if v is spec]:
+            del _REGISTRY[key]
+
+
+def available(task: str | None = None, kind: str | None = None) -> list[MethodSpec]:
+    """Registered methods (each once, in registration order), optionally only those for ``task`` / of ``kind``."""
+    seen: list[MethodSpec] = []
+    for spec in _REGISTRY.values():
+        if spec in seen:
+            continue
+        if (task is None or task in spec.tasks) and (kind is None or spec.kind == kind):
+            seen.append(spec)
+    return seen
+
+
+def names(task: str | None = None, kind: str | None = None) -> list[str]:
+    """Names of :func:`available` methods."""
+    return [spec.name for spec in available(task, kind)]
+
+
+def lookup(name: str, task: str | None = None) -> MethodSpec:
+    """The method called ``name`` (or an alias); an unknown name is an error listing the ones there are."""
+    spec = _REGISTRY.get(_key(name))
+    if spec is None:
+        raise MethodError(f"method '{name}' is unknown; available: {', '.join(names(task=task))}.")
+    return spec
+
+
+def help_text(task: str | None = None) -> str:
+    """One line for ``--method`` help: white-box and black-box names, e.g. ``reciprocam, ... (white-box); ...``."""
+    parts = []
+    for kind, label in (("whitebox", "white-box"), ("blackbox", "black-box")):
+        found = names(task=task, kind=kind)
+        if found:
+            parts.append(f"{', '.join(found)} ({label})")
+    return "; ".join(parts) + "."
+
+
+def _lazy(module: str, by_task: dict[str, str]) -> Callable[..., Any]:
+    """A factory that imports ``module`` only when a method object is made (keeps ``import saliencykit`` light)."""
+
+    def factory(task: str, **options: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module, __package__), by_task[task])(**options)
+
+    return factory
+
+
+# The built-in methods: one line each.
+register(MethodSpec("reciprocam", "whitebox", ("classification",), _lazy(".whitebox", {"classification": "ReciproCAM"}),
+                    "ReciproCAM: class maps from spatially masked feature maps, inside the graph (CNNs)",
+                    ("target_layer", "one_pass", "kernel")))  # fmt: skip
+register(MethodSpec("vit_reciprocam", "whitebox", ("classification",),
+                    _lazy(".whitebox", {"classification": "ViTReciproCAM"}),
+                    "ViT-ReciproCAM: token masking inside a transformer block, inside the graph",
+                    ("target_layer", "block_index", "use_gaussian"), aliases=("vitreciprocam",)))  # fmt: skip
+register(MethodSpec("activation_map", "whitebox", ("classification",),
+                    _lazy(".whitebox", {"classification": "ActivationMap"}),
+                    "ActivationMap: the class-agnostic mean of the feature map", ("target_layer",),
+                    aliases=("activationmap",)))  # fmt: skip
+register(MethodSpec("det_class_probability_map", "whitebox", ("detection",),
+                    _lazy("..detection.whitebox", {"detection": "DetClassProbabilityMap"}),
+                    "per-class maps from a detector's class head at every scale, inside the graph",
+                    ("target_layer",), aliases=("detclassprobabilitymap", "class_probability_map")))  # fmt: skip
+register(MethodSpec("rise", "blackbox", ("classification", "detection"),
+                    _lazy(".rise", {"classification": "RISE", "detection": "DRISE"}),
+                    "RISE (D-RISE for boxes): randomly masked copies weighted by the target's score",
+                    ("preset", "seed", "num_masks", "num_cells", "prob", "sampler", "estimator", "batch_size"),
+                    aliases=("drise", "d_rise")))  # fmt: skip
+register(MethodSpec("aise", "blackbox", ("classification", "detection"),
+                    _lazy(".aise", {"classification": "AISE", "detection": "AISEDetection"}),
+                    "AISE: Gaussian windows searched by DIRECT where they matter most to the target",
+                    ("preset", "num_iterations_per_kernel", "kernel_widths", "solver_epsilon")))  # fmt: skip
