@@ -141,6 +141,10 @@ def model_variants(folder: Path) -> dict[str, str]:
     models = {"demo": str(sk.demo.model_path())}
     for variant in ("nhwc_bgr", "nchw_bgr", "nchw_rgb"):
         models[variant] = str(oxai_examples.deployed_model(models["demo"], folder / f"{variant}.xml", variant))
+    try:
+        models["onnx"] = str(oxai_examples.onnx_model(folder / "demo.onnx"))
+    except ImportError as exc:
+        print(f"no ONNX example ({exc.name} missing)")
     return models
 
 
@@ -226,6 +230,8 @@ def main() -> None:
     os.environ["OXAI_DROPIN"] = json.dumps(
         [model_variants(Path(tempfile.mkdtemp(prefix="oxai_models_"))), sk.demo.labels()]
     )
+    if "onnx" not in json.loads(os.environ["OXAI_DROPIN"])[0]:
+        args.examples = [n for n in args.examples or oxai_examples.EXAMPLES if oxai_examples.MODELS[n] != "onnx"]
     unknown = [n for n in args.examples if n not in oxai_examples.EXAMPLES]
     if unknown:
         sys.exit(f"unknown example(s) {', '.join(unknown)}; known: {', '.join(oxai_examples.EXAMPLES)}")

