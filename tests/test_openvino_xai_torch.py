@@ -184,3 +184,12 @@ def test_the_inserted_module_exports_to_onnx_with_its_map_output(tmp_path):
         direct = model_xai(x)["saliency_map"].numpy()
     assert exported.shape == direct.shape == (1, 10, 8, 8) and exported.dtype == np.uint8
     assert r(exported, direct) > 0.99
+
+
+def test_explainer_takes_a_torch_module_by_converting_it():
+    # openvino-xai 1.1 fails here (its torch method refuses target_indices); this converts the module instead
+    module = build("resnet")
+    x = example_input(module, seed=4).numpy()
+    explanation = xai.Explainer(model=module, task=xai.Task.CLASSIFICATION, input_size=SIZE)(x, targets=[1, 2])
+    assert sorted(explanation.saliency_map) == [1, 2]
+    assert explanation.saliency_map[1].shape == (64, 64, 3) and explanation.saliency_map[1].dtype == np.uint8
