@@ -1,36 +1,44 @@
-"""The two method protocols every explanation method follows, so the Explainer treats them alike.
+"""The two method protocols every explanation method follows, for every task, so the Explainer treats them alike.
 
 A white-box method edits the graph once (``insert``) and then every inference returns maps; a black-box
-method calls a ``predict`` function on perturbed copies of the input (``explain``).
+method calls a ``predict`` function on perturbed copies of the input (``explain``) and asks its targets what they
+score there (``type(target).score_batch``: a class's probability, a box's D-RISE similarity; see
+:mod:`saliencykit.tasks`). A method may declare ``tasks`` (a class attribute): the tasks whose models it explains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import openvino as ov
 
 SALIENCY_OUTPUT = "saliency_map"
 
-#: predict(batch of float32 N x H x W x 3 RGB pixel arrays) -> scores (N, num_classes)
-Predict = Callable[[np.ndarray], np.ndarray]
+#: predict(batch of float32 N x H x W x 3 RGB pixel arrays) -> model outputs the targets score (class scores (N, C))
+Predict = Callable[[np.ndarray], Any]
 
 
 @runtime_checkable
 class WhiteBoxMethod(Protocol):
-    """Inserts a ``saliency_map`` output (N, T, h, w) into the graph; T is num_classes, or 1 if class-agnostic."""
+    """Inserts a ``saliency_map`` output (N, K, h, w): K maps per image, one per class (1 if ``class_agnostic``).
+
+    ``insert(model, argument)``: the argument is the task's (:meth:`saliencykit.tasks.base.Task.insert_argument`):
+    the postprocess name for classification, the detection head's hints for detection.
+    """
 
     name: str
-    class_agnostic: bool
 
-    def insert(self, model: ov.Model, postprocess: str = "softmax") -> ov.Model: ...
+    def insert(self, model: ov.Model, postprocess: Any = "softmax") -> ov.Model: ...
 
 
 @runtime_checkable
 class BlackBoxMethod(Protocol):
-    """Explains one image by calling ``predict`` on perturbed copies; returns maps (T, H, W) float32."""
+    """Explains one image by calling ``predict`` on perturbed copies; returns maps (T, H, W) float32.
+
+    ``targets`` are class indices or target objects whose class has ``score_batch(targets, outputs, count)``.
+    """
 
     name: str
 
@@ -38,7 +46,7 @@ class BlackBoxMethod(Protocol):
         self,
         predict: Predict,
         pixels: np.ndarray,
-        targets: list[int],
+        targets: Sequence[Any],
         fill: np.ndarray | float = 0.0,
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray: ...
