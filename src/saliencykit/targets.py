@@ -145,4 +145,5 @@ def score_targets(targets: Sequence[Any], outputs: Any, count: int) -> np.ndarra
     """Scores (count, T) float64 of every target in the model outputs of a perturbed batch of ``count`` images."""
     if not targets:
         return np.zeros((count, 0), np.float64)
+    targets = as_scored_targets(targets)
     return np.asarray(type(targets[0]).score_batch(targets, outputs, count), np.float64)
