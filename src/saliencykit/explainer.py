@@ -256,6 +256,7 @@ class Explainer:
         task = self.task_object
         start = time.perf_counter()
         pixels = np.stack([self.pipeline.pixels(im) for im in images])
+        assert self._runner is not None
         outputs = self.pipeline.run(self._runner, pixels)
         saliency = outputs[self._map_index]
         predictions = task.read([o for k, o in enumerate(outputs) if k != self._map_index], self._names(len(images)))

@@ -36,7 +36,10 @@ def insert_whitebox(
         spec = registry.lookup(method, task)
         if spec.kind != "whitebox":
             raise MethodError(f"method '{spec.name}' is black-box: it cannot be inserted into a graph.")
-        method = spec.create(task, **({"target_layer": target_layer} if "target_layer" in spec.options else {}))
+        named: WhiteBoxMethod = spec.create(
+            task, **({"target_layer": target_layer} if "target_layer" in spec.options else {})
+        )
+        return named, named.insert(model, postprocess), "asked for"
     if method is not None:
         return method, method.insert(model, postprocess), "asked for"
     failures = []
@@ -61,10 +64,10 @@ def insert_xai(
     of the deployed model then returns maps too. The maps are float32 in [0, 1], per image and class.
     """
     graph = load_model(model)
-    postprocess = resolve_postprocess(graph, postprocess)
+    resolved = resolve_postprocess(graph, postprocess)
     if target_layer is not None:
         find_node(graph, target_layer)  # a named layer that does not exist: say so, with close candidates
-    chosen, xai_graph, why = insert_whitebox(graph, method, target_layer, postprocess)
+    chosen, xai_graph, why = insert_whitebox(graph, method, target_layer, resolved)
     log.info("saliencykit: inserted %s because %s", chosen.name, why)
     return xai_graph
 

@@ -100,6 +100,7 @@ def resolve_targets(targets: Targets, scores: np.ndarray, label_names: list[str]
         return list(range(num_classes))
     out: list[int] = []
     for item in _items(targets):
+        index: int | None
         if isinstance(item, str):
             index = label_index(item, label_names)
         else:

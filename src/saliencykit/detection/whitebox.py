@@ -43,7 +43,7 @@ class DetClassProbabilityMap:
         from ..graph.detection import insert_det_class_probability_map
 
         hints = dict(hints or {})
-        default = hints.get("activation") if hints.get("activation") in ("sigmoid", "softmax") else "sigmoid"
+        default = str(hints["activation"]) if hints.get("activation") in ("sigmoid", "softmax") else "sigmoid"
         return insert_det_class_probability_map(
             model,
             target_layer=self.target_layer,

@@ -117,7 +117,7 @@ def lookup(name: str, task: str | None = None) -> MethodSpec:
 def automatic(task: str) -> list[MethodSpec]:
     """The white-box methods the automatic choice tries for ``task``, in order."""
     ranked = [s for s in available(task, "whitebox") if s.auto_rank is not None]
-    return sorted(ranked, key=lambda s: s.auto_rank)
+    return sorted(ranked, key=lambda s: int(s.auto_rank or 0))
 
 
 class View(Mapping[str, Any]):

@@ -87,11 +87,11 @@ class Task:
 
     # -- predictions -----------------------------------------------------------------------------------------
 
-    def read(self, outputs: list[np.ndarray], names: Sequence[str]) -> Sequence[Any]:
+    def read(self, outputs: list[np.ndarray], names: Sequence[str]) -> Any:
         """One prediction per image from the model's outputs (the map output left out) for ``len(names)`` images."""
         raise NotImplementedError
 
-    def predict(self, pixels: np.ndarray, names: Sequence[str]) -> Sequence[Any]:
+    def predict(self, pixels: np.ndarray, names: Sequence[str]) -> Any:
         """Predictions of the plain model for a pixel batch (the image itself, before any perturbation)."""
         raise NotImplementedError
 

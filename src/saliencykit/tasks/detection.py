@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import openvino as ov
@@ -104,7 +104,7 @@ class DetectionTask(Task):
     def pipeline(self, model: Any, preprocess: Any, postprocess: Any, settings: dict[str, Any]) -> Pipeline:
         self.postprocess, preset = _resolve_postprocess(postprocess)
         if preprocess is None and preset is not None:
-            preprocess = Preprocess(**PRESET_PREPROCESS[preset])
+            preprocess = Preprocess(**PRESET_PREPROCESS[preset])  # type: ignore[arg-type]
         label_names = settings["label_names"]
         if label_names is None and getattr(self.postprocess, "label_names", None):
             label_names = list(self.postprocess.label_names)
@@ -162,7 +162,7 @@ class DetectionTask(Task):
         pipeline = self.pipeline_
         assert pipeline is not None
         graph = pipeline.ov_model
-        if pipeline.declarative:
+        if isinstance(pipeline.preprocess, Preprocess) and pipeline.declarative:
             graph = pipeline.preprocess.embed(graph, pipeline.input_name)
         return ModelRunner(graph, pipeline.device, pipeline.input_name, pipeline.batch_size, performance="throughput")
 
@@ -235,7 +235,7 @@ class DetectionTask(Task):
                     f"targets: an array of shape {request.shape}; give box indices (1-D int) or boxes (M, 4 or 5)."
                 )
         else:
-            items = list(request)
+            items = list(cast(Sequence[Any], request))
         if not items:
             raise TargetError("targets is empty: give box indices, 'all', 'top:K' or boxes [x0, y0, x1, y1, class].")
         flat = all(isinstance(v, (int, float, np.integer, np.floating)) for v in items) and len(items) in (4, 5)
@@ -279,7 +279,7 @@ class DetectionTask(Task):
             raise TargetError(f"box {values[:4]}: expected x0 < x1 and y0 < y1 (pixels of the image).")
         if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
             raise TargetError(f"box {values[:4]} lies outside the image ({w} x {h} pixels).")
-        box = normalize_boxes([x0, y0, x1, y1], size)[0]
+        box = normalize_boxes([x0, y0, x1, y1], size)[0]  # type: ignore[arg-type]
         same = found.classes == cls
         score = float((box_iou(box[None], found.boxes[same])[0] * found.scores[same]).max()) if same.any() else 0.0
         return BoxTarget(key, box, cls, f"userbox{j}", score)
@@ -335,12 +335,17 @@ class DetectionTask(Task):
             scores={t.key: t.score for t in targets},
             image_size=tuple(size),
             predictions=prediction.scores.copy(),
-            boxes={t.key: tuple(float(v) for v in scale_boxes(t.box, size)[0]) for t in targets},
+            boxes={t.key: _corners(scale_boxes(t.box, size)[0]) for t in targets},
             classes={t.key: t.cls for t in targets},
             names={t.key: t.name for t in targets},
             detections=to_pixels(prediction, size),
             **common,
         )
+
+
+def _corners(box: np.ndarray) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return x0, y0, x1, y1
 
 
 def to_pixels(dets: Detections, size: tuple[int, int]) -> Detections:
