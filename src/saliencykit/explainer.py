@@ -284,10 +284,7 @@ class Explainer:
             maps = {}
             if chosen:
                 with self.pipeline.quiet_blas():
-                    raw = self.method.explain(
-                        predict, pixels, task.prepare(chosen, self.method), fill=self.pipeline.fill,
-                        progress=self._progress,
-                    )  # fmt: skip
+                    raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill, progress=self._progress)
                 maps = {t.key: task.finish_map(raw[k], t, False, self.method.name) for k, t in enumerate(chosen)}
             stats = {
                 "model_calls": predict.calls,

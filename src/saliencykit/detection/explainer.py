@@ -50,7 +50,8 @@ class DetectionExplainer(Explainer):
             runner queues them asynchronously in requests of this size, with OpenVINO's throughput hint.
         class_output: which model output holds class logits, for the white-box method (default: the
             postprocess's ``class_output``, else found).
-        others: as for :class:`~saliencykit.Explainer`.
+        others: as for :class:`~saliencykit.Explainer` (``mode``, ``method``, ``target_layer``, ``device``,
+            ``label_names``, ``input_name``, ``example_input``, ``input_shape``).
     """
 
     def __init__(
@@ -58,23 +59,12 @@ class DetectionExplainer(Explainer):
         model: Any,
         preprocess: Preprocess | Callable[[np.ndarray], np.ndarray] | None = None,
         postprocess: DetectionPostprocess | str | None = None,
-        mode: str = "auto",
-        method: Any = None,
-        target_layer: str | Sequence[str] | None = None,
-        device: str = "CPU",
-        label_names: Sequence[str] | None = None,
-        *,
-        input_name: str | None = None,
-        example_input: Any = None,
-        input_shape: Sequence[int] | None = None,
-        batch_size: int | None = None,
+        *args: Any,
         class_output: int | str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            model, preprocess, postprocess, mode, method, target_layer, device, label_names,
-            input_name=input_name, example_input=example_input, input_shape=input_shape, batch_size=batch_size,
-            task="detection", class_output=class_output,
-        )  # fmt: skip
+        kwargs["task"] = "detection"
+        super().__init__(model, preprocess, postprocess, *args, class_output=class_output, **kwargs)
 
     @property
     def postprocess(self) -> Any:

@@ -39,7 +39,7 @@ from scipy.optimize import Bounds, direct
 
 from ..errors import MethodError
 from ..targets import as_scored_targets, score_targets
-from .base import Predict, blend_scorer
+from .base import AcceptsBoxes, Fill, Predict, Progress, blend_scorer
 from .rise import FlatMapWarning
 
 #: openvino-xai's AISE presets: preset -> (evaluations per kernel width, kernel widths)
@@ -123,12 +123,7 @@ class AISE:
         }
 
     def explain(
-        self,
-        predict: Predict,
-        pixels: np.ndarray,
-        targets: Sequence[Any],
-        fill: np.ndarray | float = 0.0,
-        progress: Callable[[int, int], None] | None = None,
+        self, predict: Predict, pixels: np.ndarray, targets: Sequence[Any], fill: Fill = 0.0, progress: Progress = None
     ) -> np.ndarray:
         """Maps (T, H, W) float32 in [0, 1] for ``targets`` of the float32 H x W x 3 ``pixels``.
 
@@ -256,7 +251,7 @@ DETECTION_PRESETS: dict[str, tuple[int, tuple[float, ...]]] = {
 
 
 @dataclass
-class AISEDetection(AISE):
+class AISEDetection(AcceptsBoxes, AISE):  # type: ignore[misc]  # explain also takes (boxes, classes)
     """AISE with the detection task's target, a box (openvino-xai's AISE for detection), every search batched.
 
     For every target box and kernel width, DIRECT searches the centre of a Gaussian window inside the box grown by
@@ -290,20 +285,6 @@ class AISEDetection(AISE):
     def settings(self) -> dict[str, Any]:
         """The effective parameters (presets resolved)."""
         return {**super().settings(), "padding": self.padding}
-
-    def explain(  # type: ignore[override]
-        self,
-        predict: Callable[[np.ndarray], Any],
-        pixels: np.ndarray,
-        targets: Sequence[Any],
-        classes: np.ndarray | Sequence[int] | None = None,
-        fill: np.ndarray | float = 0.0,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> np.ndarray:
-        """Maps (T, H, W) for box targets; also ``explain(detect, pixels, boxes (T, 4) normalised, classes)``."""
-        from .rise import box_targets
-
-        return super().explain(predict, pixels, box_targets(targets, classes, True), fill, progress)
 
 
 class Windows:

@@ -16,6 +16,10 @@ import openvino as ov
 
 SALIENCY_OUTPUT = "saliency_map"
 
+#: what hidden pixels become: a colour (3,), a scalar, or an image like the pixels
+Fill = np.ndarray | float
+#: progress(done, total) as a method advances, or None
+Progress = Callable[[int, int], None] | None
 #: predict(batch of float32 N x H x W x 3 RGB pixel arrays) -> model outputs the targets score (class scores (N, C))
 Predict = Callable[[np.ndarray], Any]
 
@@ -43,12 +47,7 @@ class BlackBoxMethod(Protocol):
     name: str
 
     def explain(
-        self,
-        predict: Predict,
-        pixels: np.ndarray,
-        targets: Sequence[Any],
-        fill: np.ndarray | float = 0.0,
-        progress: Callable[[int, int], None] | None = None,
+        self, predict: Predict, pixels: np.ndarray, targets: Sequence[Any], fill: Fill = 0.0, progress: Progress = None
     ) -> np.ndarray: ...
 
 
@@ -78,3 +77,26 @@ def blend_scorer(predict: Predict, pixels: np.ndarray, base: np.ndarray | float)
         return predict(batch)
 
     return score
+
+
+class AcceptsBoxes:
+    """For detection configurations of black-box methods (:class:`~saliencykit.methods.rise.DRISE`,
+    :class:`~saliencykit.methods.aise.AISEDetection`): targets may also be given the older way,
+    ``explain(detect, pixels, boxes (T, 4) normalised, classes (T,))``; ``use_probs`` reaches the box targets."""
+
+    use_probs: bool = True
+
+    def explain(
+        self,
+        predict: Predict,
+        pixels: np.ndarray,
+        targets: Any,
+        classes: Any = None,
+        fill: Fill = 0.0,
+        progress: Progress = None,
+    ) -> np.ndarray:
+        """Maps (T, H, W) for box targets, or for ``boxes`` and their ``classes``."""
+        from ..tasks.detection import box_targets
+
+        targets = box_targets(targets, classes, self.use_probs)
+        return super().explain(predict, pixels, targets, fill, progress)  # type: ignore[misc]

@@ -34,8 +34,8 @@ pixels. Below about 200 masks the two-substrate soft map gets noisy (ADCC 0.63 a
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import cv2
@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import MethodError
 from ..targets import as_scored_targets, score_targets
-from .base import Predict, blend_scorer
+from .base import AcceptsBoxes, Fill, Predict, Progress, blend_scorer
 from .sampling import DESIGNS, INTERPOLATIONS, MaskSampler
 
 #: openvino-xai's RISE presets: preset -> (num_masks, num_cells)
@@ -213,12 +213,7 @@ class RISE:
         return MaskSampler(size, cells, float(self.prob), self.design, self.antithetic, rng, interpolation)
 
     def explain(
-        self,
-        predict: Predict,
-        pixels: np.ndarray,
-        targets: Sequence[Any],
-        fill: np.ndarray | float = 0.0,
-        progress: Callable[[int, int], None] | None = None,
+        self, predict: Predict, pixels: np.ndarray, targets: Sequence[Any], fill: Fill = 0.0, progress: Progress = None
     ) -> np.ndarray:
         """Maps (T, H, W) float32 for ``targets`` of the float32 H x W x 3 ``pixels``.
 
@@ -285,7 +280,7 @@ DETECTION_DEFAULTS: dict[str, Any] = {"interpolation": "linear", "substrates": (
 
 
 @dataclass
-class DRISE(RISE):
+class DRISE(AcceptsBoxes, RISE):  # type: ignore[misc]  # explain also takes (boxes, classes)
     """D-RISE (Petsiuk et al. 2021): RISE with the detection task's target, a box, and D-RISE's defaults.
 
     A mask's weight is how well the target box survives it, ``max_j IoU(box_t, box_j) * objectness_j *
@@ -315,29 +310,6 @@ class DRISE(RISE):
     DEFAULTS: ClassVar[dict[str, Any]] = {"num_masks": 2000, "num_cells": 16, **DETECTION_DEFAULTS}
     PRESET_DEFAULTS: ClassVar[dict[str, Any]] = DETECTION_DEFAULTS
     MIN_DRAW: ClassVar[int] = 32  # drawing few masks at a time is slow; the blocks are scored per batch
-
-    def explain(  # type: ignore[override]
-        self,
-        predict: Callable[[np.ndarray], Any],
-        pixels: np.ndarray,
-        targets: Sequence[Any],
-        classes: np.ndarray | Sequence[int] | None = None,
-        fill: np.ndarray | float = 0.0,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> np.ndarray:
-        """Maps (T, H, W) for box targets; also ``explain(detect, pixels, boxes (T, 4) normalised, classes)``."""
-        return super().explain(predict, pixels, box_targets(targets, classes, self.use_probs), fill, progress)
-
-
-def box_targets(targets: Any, classes: Any, use_probs: bool) -> list[Any]:
-    """Box targets from task targets, or from normalised ``boxes`` (T, 4) and their ``classes`` (T,)."""
-    from ..tasks.detection import BoxTarget
-
-    if classes is not None:
-        boxes = np.asarray(targets, np.float32).reshape(-1, 4)
-        classes = np.asarray(classes, np.int64).reshape(-1)
-        return [BoxTarget(k, box, int(c), use_probs=use_probs) for k, (box, c) in enumerate(zip(boxes, classes))]
-    return [replace(t, use_probs=use_probs) for t in targets]
 
 
 def blurred(pixels: np.ndarray) -> np.ndarray:

@@ -112,10 +112,6 @@ class Task:
         """Target objects (with ``key`` and a ``score_batch``) for ``request`` on one image's prediction."""
         raise NotImplementedError
 
-    def prepare(self, targets: list[Any], method: Any) -> list[Any]:
-        """The targets as ``method`` scores them (a task may pass method options into its targets)."""
-        return targets
-
     # -- results ---------------------------------------------------------------------------------------------
 
     def whitebox_map(self, saliency: np.ndarray, target: Any, method: Any) -> np.ndarray:

@@ -81,6 +81,15 @@ class BoxTarget:
         return low, np.maximum(high, low + 1e-3)
 
 
+def box_targets(targets: Any, classes: Any, use_probs: bool) -> list[BoxTarget]:
+    """Box targets from targets (made again with ``use_probs``), or from normalised ``boxes`` (T, 4) and ``classes``."""
+    if classes is not None:
+        boxes = np.asarray(targets, np.float32).reshape(-1, 4)
+        classes = np.asarray(classes, np.int64).reshape(-1)
+        return [BoxTarget(k, box, int(c), use_probs=use_probs) for k, (box, c) in enumerate(zip(boxes, classes))]
+    return [BoxTarget(t.key, t.box, t.cls, t.name, t.score, use_probs) for t in targets]
+
+
 class DetectionTask(Task):
     """An object detector: a postprocess turns its outputs into boxes; one map per explained box.
 
@@ -283,11 +292,6 @@ class DetectionTask(Task):
         same = found.classes == cls
         score = float((box_iou(box[None], found.boxes[same])[0] * found.scores[same]).max()) if same.any() else 0.0
         return BoxTarget(key, box, cls, f"userbox{j}", score)
-
-    def prepare(self, targets: list[Any], method: Any) -> list[Any]:
-        """Box targets compared the way ``method`` asks (``use_probs``, D-RISE's option)."""
-        use_probs = bool(getattr(method, "use_probs", True))
-        return [BoxTarget(t.key, t.box, t.cls, t.name, t.score, use_probs) for t in targets]
 
     # -- results ---------------------------------------------------------------------------------------------
 
