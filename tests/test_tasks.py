@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import saliencykit as sk
 from saliencykit.detection import DRISE, AISEDetection, DetectionBatch
 from saliencykit.errors import MethodError
-from saliencykit.methods import AISE, RISE
+from saliencykit.methods import AISE, RISE, registry
 from saliencykit.targets import ClassTarget, score_targets
-from saliencykit.tasks import get_task
+from saliencykit.tasks import TASKS, get_task
+from saliencykit.tasks.classification import ClassificationTask
 from saliencykit.tasks.detection import BoxTarget
 
 SIZE = 64
@@ -142,3 +145,38 @@ def test_with_model_rebuilds_the_same_explainer(demo_model):
     rebuilt = detector.with_model(sk.detection.mediapipe_model_path("blazeface"))
     assert rebuilt.task == "detection" and rebuilt.task_object.postprocess is detector.postprocess
     assert rebuilt.method.name == "det_class_probability_map" and rebuilt.pipeline.batch_size == 4
+
+
+class MultiLabelTask(ClassificationTask):
+    """A task added the documented way: one class here, one line in TASKS, its name in the methods' registry lines."""
+
+    name = "multilabel"
+    noun = "multi-label classifiers"
+
+    def pipeline(self, model, preprocess, postprocess, settings):
+        return super().pipeline(model, preprocess, "sigmoid" if postprocess is None else postprocess, settings)
+
+
+@pytest.fixture
+def multilabel():
+    specs = [registry.lookup(name) for name in ("reciprocam", "vit_reciprocam", "rise")]
+    TASKS["multilabel"] = f"{__name__}:MultiLabelTask"
+    for spec in specs:
+        registry.register(replace(spec, tasks=(*spec.tasks, "multilabel")))
+    yield
+    del TASKS["multilabel"]
+    for spec in specs:
+        registry.register(spec)
+
+
+def test_a_new_task_is_one_class_and_one_registry_line(multilabel, demo_model):
+    explainer = sk.Explainer(demo_model, sk.demo.preprocess, task="multilabel")
+    assert explainer.method.name == "reciprocam" and explainer.pipeline.postprocess == "sigmoid"
+    same = sk.Explainer(demo_model, sk.demo.preprocess, postprocess="sigmoid")
+    image = sk.demo.photos()["chelsea"]
+    ours, theirs = explainer(image, targets=[285, 281]), same(image, targets=[285, 281])
+    for target in (285, 281):
+        np.testing.assert_array_equal(ours.maps[target], theirs.maps[target])
+    assert registry.help_text("multilabel") == "reciprocam, vit_reciprocam (white-box); rise (black-box)."
+    with pytest.raises(MethodError, match="aise' does not explain multilabel models; for multilabel use one of: "):
+        sk.Explainer(demo_model, sk.demo.preprocess, task="multilabel", method="aise")

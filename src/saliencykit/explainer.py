@@ -139,6 +139,10 @@ class Explainer:
     def _choose(self, mode: str, method: Any, target_layer: Any) -> tuple[Any, str]:
         """The one method-choice routine: what was named must exist and fit; only ``auto`` falls back."""
         self._xai_graph = None
+        if method is not None and not isinstance(method, str):
+            if not isinstance(method, (WhiteBoxMethod, BlackBoxMethod)):
+                raise MethodError(f"{method!r} is not an explanation method (it has neither insert() nor explain()).")
+            self._check_task(method)  # an object the user made; the registry's are made for the task
         if isinstance(method, str):
             try:
                 spec = registry.lookup(method, self.task)
@@ -157,10 +161,6 @@ class Explainer:
                 method = spec.create(self.task)  # black-box methods take no target layer
             elif self.task not in spec.tasks:
                 spec.create(self.task)  # refused by name, with the methods for this task
-        if method is not None and not isinstance(method, str):
-            if not isinstance(method, (WhiteBoxMethod, BlackBoxMethod)):
-                raise MethodError(f"{method!r} is not an explanation method (it has neither insert() nor explain()).")
-            self._check_task(method)
         if isinstance(method, BlackBoxMethod) and not isinstance(method, WhiteBoxMethod):
             if mode == "whitebox":
                 raise MethodError(f"method '{method.name}' is black-box but mode='whitebox'.")

@@ -162,7 +162,11 @@ def help_text(task: str | None = None) -> str:
 
 
 class _lazy:  # noqa: N801 (used like a function in the table below)
-    """A factory that imports ``module`` only when a method object is made (keeps ``import saliencykit`` light)."""
+    """A factory that imports ``module`` only when a method object is made (keeps ``import saliencykit`` light).
+
+    ``by_task`` names the class per task; the first is the method's general class, used for a task the spec lists
+    without an entry of its own (a configuration such as D-RISE is an entry for its task).
+    """
 
     def __init__(self, module: str, by_task: dict[str, str]) -> None:
         self.module, self.by_task = module, by_task
@@ -171,7 +175,8 @@ class _lazy:  # noqa: N801 (used like a function in the table below)
         """The class that makes the method for ``task``."""
         import importlib
 
-        return getattr(importlib.import_module(self.module, __package__), self.by_task[task])
+        name = self.by_task.get(task, next(iter(self.by_task.values())))
+        return getattr(importlib.import_module(self.module, __package__), name)
 
     def __call__(self, task: str, **options: Any) -> Any:
         return self.target(task)(**options)
