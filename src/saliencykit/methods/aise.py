@@ -1,4 +1,8 @@
-"""AISE for classification: adaptive input sampling with Gaussian kernels, searched by DIRECT, batched.
+"""AISE: adaptive input sampling with Gaussian kernels, searched by DIRECT, batched; for any task's targets.
+
+The target's score is asked of the target (``type(target).score_batch``): a class's probability for a
+classifier; for a detector (:class:`AISEDetection`, openvino-xai's AISE for detection) how well the box is still
+found, with each box's search region and kernel widths taken from the box (``search_region``, ``shorter_side``).
 
 AISE (openvino-xai's "Adaptive Input Sampling for Explanation") looks for the places where a Gaussian window of
 the image matters most to the target's score. For each kernel width it runs the DIRECT global optimiser

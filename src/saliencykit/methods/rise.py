@@ -1,4 +1,7 @@
-"""RISE (Petsiuk et al. 2018): saliency as the score-weighted average of random smooth masks.
+"""RISE (Petsiuk et al. 2018): saliency as the score-weighted average of random smooth masks; for any task.
+
+The weight of a mask is the target's score in the masked image, asked of the target (``type(target).score_batch``):
+a class's probability, or for a box D-RISE's similarity (:class:`DRISE`: RISE with D-RISE's defaults).
 
 Four changes to the published method make the same quality cost far fewer model calls (measured with
 ``bench/blackbox.py`` on the demo photos: insertion/deletion AUC and ADCC, ``saliencykit.metrics``):
