@@ -72,7 +72,9 @@ def _f32_inference() -> None:
     ov.Core.compile_model = f32
 
 
-def run_one(name: str, side: str, out: Path, image: str, models: dict[str, str], labels: list[str]) -> None:
+def run_one(
+    name: str, side: str, out: Path, image: str, models: dict[str, str], labels: list[str], inputs: dict[str, str]
+) -> None:
     """Run example ``name`` on one side; writes files into ``out/files`` and ``out/result.npz`` + ``meta.json``
     (an example openvino-xai itself refuses records the exception type instead)."""
     _f32_inference()
@@ -81,7 +83,7 @@ def run_one(name: str, side: str, out: Path, image: str, models: dict[str, str],
         source = oxai_examples.to_saliencykit(source)
     files = out / "files"
     files.mkdir(parents=True, exist_ok=True)
-    scope = oxai_examples.scope(name, models, image, labels, str(files))
+    scope = oxai_examples.scope(name, models, image, labels, str(files), inputs)
     start = time.perf_counter()
     try:
         exec(compile(source, name, "exec"), scope)  # noqa: S102
@@ -139,7 +141,7 @@ def model_variants(folder: Path) -> dict[str, str]:
     import saliencykit as sk
 
     models = {"demo": str(sk.demo.model_path())}
-    for variant in ("nhwc_bgr", "nchw_bgr", "nchw_rgb"):
+    for variant in ("nhwc_bgr", "nchw_bgr", "nchw_rgb", "nhwc_rgb"):
         models[variant] = str(oxai_examples.deployed_model(models["demo"], folder / f"{variant}.xml", variant))
     try:
         models["onnx"] = str(oxai_examples.onnx_model(folder / "demo.onnx"))
@@ -187,7 +189,7 @@ def compare(names: list[str]) -> None:
         files = types = r = "-"
         if ok_ours and ok_theirs:
             files = "same" if ours["files"] == theirs["files"] else "DIFF"
-            keys = ("type", "arrays", "targets", "layout", "total_num_targets", "values")
+            keys = ("type", "arrays", "targets", "target_types", "layout", "total_num_targets", "values")
             types = "same" if all(ours.get(k) == theirs.get(k) for k in keys) else "DIFF"
             a = np.load(work / name / "ours" / "result.npz")
             b = np.load(work / name / "oxai" / "result.npz")
@@ -222,14 +224,14 @@ def main() -> None:
     parser.add_argument("--image")
     args = parser.parse_args()
     if args.run:
-        models, labels = json.loads(os.environ["OXAI_DROPIN"])
-        run_one(args.run, args.side, Path(args.out), args.image, models, labels)
+        models, labels, inputs = json.loads(os.environ["OXAI_DROPIN"])
+        run_one(args.run, args.side, Path(args.out), args.image, models, labels, inputs)
         return
     import saliencykit as sk
 
-    os.environ["OXAI_DROPIN"] = json.dumps(
-        [model_variants(Path(tempfile.mkdtemp(prefix="oxai_models_"))), sk.demo.labels()]
-    )
+    folder = Path(tempfile.mkdtemp(prefix="oxai_models_"))
+    inputs = oxai_examples.notebook_inputs(folder / "inputs", sk.demo.photos(), sk.demo.labels())
+    os.environ["OXAI_DROPIN"] = json.dumps([model_variants(folder), sk.demo.labels(), inputs])
     if "onnx" not in json.loads(os.environ["OXAI_DROPIN"])[0]:
         args.examples = [n for n in args.examples or oxai_examples.EXAMPLES if oxai_examples.MODELS[n] != "onnx"]
     unknown = [n for n in args.examples if n not in oxai_examples.EXAMPLES]
