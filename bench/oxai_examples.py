@@ -1278,7 +1278,7 @@ print(f"Saliency maps were generated for the following classes: {explanation.tar
 print(f"Saliency map size: {explanation.shape}")
 result = {"map_206": one_target.saliency_map[206], "read_back": image_sal_map,
           "targets": np.array(explanation.targets), "map_0": explanation.saliency_map[0]}
-""",
+""",  # noqa: E501 (the notebook's lines as printed)
 )
 
 # deep-dive notebook, "Pre- and post-process functions"
@@ -1353,7 +1353,7 @@ explanation.plot()
 explanation.save(base_artifacts_dir, "grayscale_")
 result = {"overlay": overlaid.saliency_map[206], "colormap": coloured.saliency_map[206],
           "grayscale": explanation.saliency_map[206]}
-""",
+""",  # noqa: E501 (the notebook's lines as printed)
 )
 
 # deep-dive notebook, "Explainer in WHITEBOX mode": ReciproCAM, Insert XAI branch, insertion-related parameters
@@ -1399,7 +1399,7 @@ explainer = xai.Explainer(
 named_layer = explainer(image, targets=retriever_class_index)  # fix: the section creates the explainer only
 result = {{"whitebox": whitebox.saliency_map[206], "named_layer": named_layer.saliency_map[206],
           "outputs": np.array(sorted(o.get_any_name() for o in model_xai.outputs))}}
-""",
+""",  # noqa: E501 (the notebook's lines as printed)
 )
 
 # deep-dive notebook, "Explainer in BLACKBOX mode" / AISE
