@@ -5,7 +5,9 @@ Published snippets (``PUBLISHED``), each named after its source: the 1.1 user gu
 (``docs/source/user-guide.md``: Explainer creation, Auto mode with and without ``preprocess_fn``, White-Box,
 Black-Box, XAI insertion, Plot, Saving, Metrics), the 1.1 README (quick start, the hello loop) and the 1.1
 ``examples/run_classification.py`` (explain_auto, explain_white_box, explain_black_box,
-explain_white_box_multiple_images, insert_xai, insert_xai_w_params). Only paths and names are substituted:
+explain_white_box_multiple_images, insert_xai, insert_xai_w_params), and the three OpenVINO XAI notebooks'
+code cells (``NOTEBOOKS``, ``nb1_*``/``nb2_*``/``nb3_*``: see the comment above them for what is substituted).
+Only paths and names are substituted:
 ``MODEL_PATH`` (see :data:`MODELS`), ``IMAGE_PATH``, ``OUT`` for the output folder, ``LABELS`` (ImageNet) for
 the VOC label list, ImageNet names for VOC names, the demo model's last convolution for an OTX layer name, and
 ``data`` for the README's undefined ``data``/``images``. Where a document's code cannot run as printed
@@ -57,7 +59,7 @@ GUIDE = "openvino-xai 1.1 docs/source/user-guide.md"
 README = "openvino-xai 1.1 README.md"
 RUN = "openvino-xai 1.1 examples/run_classification.py"
 API = "openvino-xai 1.1 API reference (composed, not a published snippet)"
-NOTEBOOK = "OpenVINO notebooks explainable-ai-1/2/3 (their calls, composed; code cells not quoted)"
+NOTEBOOK = "OpenVINO notebooks explainable-ai-1/2/3 (their calls, composed; the ported cells are the nb* examples)"
 
 
 def onnx_model(dest: str | Path) -> Path:
@@ -1090,8 +1092,10 @@ BLACK_BOX |= {"api_blackbox_rise", "api_blackbox_aise"}
 
 
 # --- The three OpenVINO notebooks (openvino_notebooks, the openvino-xai 1.1 versions: explainable-ai-1-basic,
-# explainable-ai-2-deep-dive, explainable-ai-3-map-interpretation, as rendered in the OpenVINO docs), their
-# openvino_xai/openvino code cells in order, one example per section. Substituted: the downloaded model
+# explainable-ai-2-deep-dive, explainable-ai-3-map-interpretation, as rendered with their outputs in the OpenVINO
+# docs, docs/notebooks/explainable-ai-*-with-output.rst), their openvino_xai/openvino code cells in order, one
+# example per section. The use cases' paths and thresholds are the demo photos' (NB3_USE_CASES); the image index
+# 206 the deep dive explains is kept. Substituted: the downloaded model
 # (MobileNetV3 from Open Model Zoo, uint8-range NHWC RGB input, normalised in the graph -> the demo model as the
 # "nhwc_rgb" IR; timm's MobileNetV3 with the notebook's own normalisation -> the demo float IR), the downloaded
 # image (coco.jpg -> IMAGE_PATH), the downloaded imagenet_2012.txt (-> IMAGENET_TXT, the same "wnid name" lines
