@@ -1,8 +1,10 @@
 """Run each of openvino-xai 1.1's published examples (bench/oxai_examples.py) under openvino-xai (in
 bench/.venv-oxai) and under saliencykit.openvino_xai (after the two-line import change), and compare what they
-wrote and returned: file names, types, shapes, dtypes, and the maps (Pearson r; white-box should be >= 0.99,
-black-box uses the same seed and budget but different random draws, so only agreement is reported). Overlays
-are compared below their prediction text, which OpenCV 5 renders differently from openvino-xai's OpenCV 4.11.
+wrote, printed and returned: file names, types, shapes, dtypes, printed output, ``INFO:openvino_xai`` log lines,
+the matplotlib figures left open (their axes' titles), and the maps and saved images (Pearson r; white-box should
+be >= 0.99, black-box uses the same seed and budget but different random draws, so only agreement is reported).
+Overlays are compared below their prediction text, which OpenCV 5 renders differently from openvino-xai's
+OpenCV 4.11.
 
     python bench/oxai_dropin.py [example ...]       # needs `make bench-oxai` for the comparison
     python bench/oxai_dropin.py --run NAME --side oxai|saliencykit --out DIR --image PATH   # one side (internal)
@@ -11,7 +13,10 @@ are compared below their prediction text, which OpenCV 5 renders differently fro
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -72,7 +77,9 @@ def _f32_inference() -> None:
     ov.Core.compile_model = f32
 
 
-def run_one(name: str, side: str, out: Path, image: str, models: dict[str, str], labels: list[str]) -> None:
+def run_one(
+    name: str, side: str, out: Path, image: str, models: dict[str, str], labels: list[str], inputs: dict[str, str]
+) -> None:
     """Run example ``name`` on one side; writes files into ``out/files`` and ``out/result.npz`` + ``meta.json``
     (an example openvino-xai itself refuses records the exception type instead)."""
     _f32_inference()
@@ -81,10 +88,18 @@ def run_one(name: str, side: str, out: Path, image: str, models: dict[str, str],
         source = oxai_examples.to_saliencykit(source)
     files = out / "files"
     files.mkdir(parents=True, exist_ok=True)
-    scope = oxai_examples.scope(name, models, image, labels, str(files))
+    scope = oxai_examples.scope(name, models, image, labels, str(files), inputs)
+    if (
+        int(np.__version__.split(".")[0]) >= 2
+    ):  # print numpy scalars as openvino-xai's numpy 1.26 does: 206, not np.int64(206)
+        np.set_printoptions(legacy="1.25")
+    printed, logged = io.StringIO(), _LogLines()
+    logging.getLogger("openvino_xai").addHandler(logged)
+    logging.getLogger("openvino_xai").setLevel(logging.INFO)
     start = time.perf_counter()
     try:
-        exec(compile(source, name, "exec"), scope)  # noqa: S102
+        with contextlib.redirect_stdout(printed):
+            exec(compile(source, name, "exec"), scope)  # noqa: S102
     except Exception as exc:
         if name not in oxai_examples.EXPECT_ERROR:
             raise
@@ -98,7 +113,42 @@ def run_one(name: str, side: str, out: Path, image: str, models: dict[str, str],
     meta = _describe(result)
     meta["seconds"] = seconds
     meta["files"] = sorted(str(p.relative_to(files)) for p in files.rglob("*") if p.is_file())
+    meta["stdout"] = printed.getvalue().replace(str(files), "OUT")
+    meta["log"] = logged.lines
+    meta["figures"] = _figures()
     (out / "meta.json").write_text(json.dumps(meta))
+
+
+class _LogLines(logging.Handler):
+    """The ``INFO:openvino_xai:`` lines an example logs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname}:{record.name}:{record.getMessage()}")
+
+
+def _figures() -> list[list[str]]:
+    """The matplotlib figures an example left open: per figure, its visible axes' titles."""
+    if "matplotlib.pyplot" not in sys.modules:
+        return []
+    import matplotlib.pyplot as plt
+
+    return [
+        [ax.get_title() for ax in plt.figure(n).axes if ax.get_visible()] for n in plt.get_fignums()
+    ]  # fmt: skip
+
+
+def _saved_images(folder: Path) -> dict[str, np.ndarray]:
+    import cv2
+
+    return {str(p.relative_to(folder)): cv2.imread(str(p)) for p in sorted(folder.rglob("*.jpg"))}
+
+
+#: what an example shows besides its return value, compared as the "shown" column
+SHOWN = ("stdout", "log", "figures")
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -139,7 +189,7 @@ def model_variants(folder: Path) -> dict[str, str]:
     import saliencykit as sk
 
     models = {"demo": str(sk.demo.model_path())}
-    for variant in ("nhwc_bgr", "nchw_bgr", "nchw_rgb"):
+    for variant in ("nhwc_bgr", "nchw_bgr", "nchw_rgb", "nhwc_rgb"):
         models[variant] = str(oxai_examples.deployed_model(models["demo"], folder / f"{variant}.xml", variant))
     try:
         models["onnx"] = str(oxai_examples.onnx_model(folder / "demo.onnx"))
@@ -161,7 +211,8 @@ def compare(names: list[str]) -> None:
 
     cv2.imwrite(image, cv2.cvtColor(sk.demo.photos()["chelsea"], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
     header = (
-        f"{'example':26} {'oxai':>6} {'ours':>6} {'files':>6} {'types':>6} {'min r':>7} {'oxai s':>7} {'ours s':>7}"
+        f"{'example':26} {'oxai':>6} {'ours':>6} {'files':>6} {'types':>6} {'shown':>6} {'min r':>7} {'oxai s':>7} "
+        f"{'ours s':>7}"
     )
     print(header)
     runs = 0
@@ -184,11 +235,12 @@ def compare(names: list[str]) -> None:
         ok_ours = "error" not in ours
         ok_theirs = theirs is not None and "error" not in theirs
         runs += ok_ours
-        files = types = r = "-"
+        files = types = shown = r = "-"
         if ok_ours and ok_theirs:
             files = "same" if ours["files"] == theirs["files"] else "DIFF"
-            keys = ("type", "arrays", "targets", "layout", "total_num_targets", "values")
+            keys = ("type", "arrays", "targets", "target_types", "layout", "total_num_targets", "values")
             types = "same" if all(ours.get(k) == theirs.get(k) for k in keys) else "DIFF"
+            shown = "same" if all(ours.get(k) == theirs.get(k) for k in SHOWN) else "DIFF"
             a = np.load(work / name / "ours" / "result.npz")
             b = np.load(work / name / "oxai" / "result.npz")
             rs = [
@@ -196,10 +248,18 @@ def compare(names: list[str]) -> None:
                 if k in b.files and a[k].shape == b[k].shape and a[k].size > 1 and a[k].dtype.kind in "fiub"
                 for r in _map_rs(a[k], b[k]) if not np.isnan(r)
             ]  # fmt: skip
+            saved_a, saved_b = (
+                _saved_images(work / name / "ours" / "files"),
+                _saved_images(work / name / "oxai" / "files"),
+            )
+            rs += [
+                r for k, v in saved_a.items()
+                if k in saved_b and v.shape == saved_b[k].shape for r in _map_rs(v, saved_b[k]) if not np.isnan(r)
+            ]  # fmt: skip
             r = f"{min(rs):.3f}" if rs else "-"
         print(
             f"{name:26} {('ok' if ok_theirs else 'FAIL') if have_oxai else '-':>6} {'ok' if ok_ours else 'FAIL':>6} "
-            f"{files:>6} {types:>6} {r:>7} "
+            f"{files:>6} {types:>6} {shown:>6} {r:>7} "
             f"{theirs['seconds'] if ok_theirs else float('nan'):7.2f} "
             f"{ours['seconds'] if ok_ours else float('nan'):7.2f}"
             + ("  black-box" if name in oxai_examples.BLACK_BOX else "")
@@ -207,9 +267,10 @@ def compare(names: list[str]) -> None:
         for side, meta in (("ours", ours), ("oxai", theirs)):
             if meta is not None and "error" in meta:
                 print(f"    {side}: {meta['error']}")
-            elif ok_ours and ok_theirs and side == "ours" and (files == "DIFF" or types == "DIFF"):
-                print(f"    ours: {json.dumps({k: ours.get(k) for k in ('files', 'arrays', 'targets')})[:400]}")
-                print(f"    oxai: {json.dumps({k: theirs.get(k) for k in ('files', 'arrays', 'targets')})[:400]}")
+            elif ok_ours and ok_theirs and side == "ours" and "DIFF" in (files, types, shown):
+                differ = [k for k in (*keys, *SHOWN) if ours.get(k) != theirs.get(k)] + ["files"] * (files == "DIFF")
+                print(f"    ours: {json.dumps({k: ours.get(k) for k in differ})[:600]}")
+                print(f"    oxai: {json.dumps({k: theirs.get(k) for k in differ})[:600]}")
     print(f"saliencykit.openvino_xai ran {runs} of {len(names)} examples; outputs in {work}")
 
 
@@ -222,14 +283,14 @@ def main() -> None:
     parser.add_argument("--image")
     args = parser.parse_args()
     if args.run:
-        models, labels = json.loads(os.environ["OXAI_DROPIN"])
-        run_one(args.run, args.side, Path(args.out), args.image, models, labels)
+        models, labels, inputs = json.loads(os.environ["OXAI_DROPIN"])
+        run_one(args.run, args.side, Path(args.out), args.image, models, labels, inputs)
         return
     import saliencykit as sk
 
-    os.environ["OXAI_DROPIN"] = json.dumps(
-        [model_variants(Path(tempfile.mkdtemp(prefix="oxai_models_"))), sk.demo.labels()]
-    )
+    folder = Path(tempfile.mkdtemp(prefix="oxai_models_"))
+    inputs = oxai_examples.notebook_inputs(folder / "inputs", sk.demo.photos(), sk.demo.labels())
+    os.environ["OXAI_DROPIN"] = json.dumps([model_variants(folder), sk.demo.labels(), inputs])
     if "onnx" not in json.loads(os.environ["OXAI_DROPIN"])[0]:
         args.examples = [n for n in args.examples or oxai_examples.EXAMPLES if oxai_examples.MODELS[n] != "onnx"]
     unknown = [n for n in args.examples if n not in oxai_examples.EXAMPLES]

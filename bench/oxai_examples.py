@@ -5,7 +5,9 @@ Published snippets (``PUBLISHED``), each named after its source: the 1.1 user gu
 (``docs/source/user-guide.md``: Explainer creation, Auto mode with and without ``preprocess_fn``, White-Box,
 Black-Box, XAI insertion, Plot, Saving, Metrics), the 1.1 README (quick start, the hello loop) and the 1.1
 ``examples/run_classification.py`` (explain_auto, explain_white_box, explain_black_box,
-explain_white_box_multiple_images, insert_xai, insert_xai_w_params). Only paths and names are substituted:
+explain_white_box_multiple_images, insert_xai, insert_xai_w_params), and the three OpenVINO XAI notebooks'
+code cells (``NOTEBOOKS``, ``nb1_*``/``nb2_*``/``nb3_*``: see the comment above them for what is substituted).
+Only paths and names are substituted:
 ``MODEL_PATH`` (see :data:`MODELS`), ``IMAGE_PATH``, ``OUT`` for the output folder, ``LABELS`` (ImageNet) for
 the VOC label list, ImageNet names for VOC names, the demo model's last convolution for an OTX layer name, and
 ``data`` for the README's undefined ``data``/``images``. Where a document's code cannot run as printed
@@ -57,7 +59,7 @@ GUIDE = "openvino-xai 1.1 docs/source/user-guide.md"
 README = "openvino-xai 1.1 README.md"
 RUN = "openvino-xai 1.1 examples/run_classification.py"
 API = "openvino-xai 1.1 API reference (composed, not a published snippet)"
-NOTEBOOK = "OpenVINO notebooks explainable-ai-1/2/3 (their calls, composed; code cells not quoted)"
+NOTEBOOK = "OpenVINO notebooks explainable-ai-1/2/3 (their calls, composed; the ported cells are the nb* examples)"
 
 
 def onnx_model(dest: str | Path) -> Path:
@@ -1089,6 +1091,705 @@ result = {"map": explanation.saliency_map[285], "pointing_game": np.float64(game
 BLACK_BOX |= {"api_blackbox_rise", "api_blackbox_aise"}
 
 
+# --- The three OpenVINO notebooks (openvino_notebooks, the openvino-xai 1.1 versions: explainable-ai-1-basic,
+# explainable-ai-2-deep-dive, explainable-ai-3-map-interpretation, as rendered with their outputs in the OpenVINO
+# docs, docs/notebooks/explainable-ai-*-with-output.rst), their openvino_xai/openvino code cells in order, one
+# example per section. The use cases' paths and thresholds are the demo photos' (NB3_USE_CASES); the image index
+# 206 the deep dive explains is kept. Substituted: the downloaded model
+# (MobileNetV3 from Open Model Zoo, uint8-range NHWC RGB input, normalised in the graph -> the demo model as the
+# "nhwc_rgb" IR; timm's MobileNetV3 with the notebook's own normalisation -> the demo float IR), the downloaded
+# image (coco.jpg -> IMAGE_PATH), the downloaded imagenet_2012.txt (-> IMAGENET_TXT, the same "wnid name" lines
+# with the demo model's labels), the ImageWoof download (-> DATASET, demo photos in ImageWoof's folder layout),
+# ./artifacts (-> OUT) and the device dropdown (-> "AUTO"). Removed: pip installs, downloads, notebook_utils,
+# widgets, plt.show(). The Open Model Zoo model has a background class 0 that the demo model has not: the line
+# that prepends "background" to the labels is marked ``# fix:``.
+
+NB1 = "OpenVINO notebook explainable-ai-1-basic (openvino-xai 1.1 version)"
+NB2 = "OpenVINO notebook explainable-ai-2-deep-dive (openvino-xai 1.1 version)"
+NB3 = "OpenVINO notebook explainable-ai-3-map-interpretation (openvino-xai 1.1 version)"
+NOTEBOOKS: set[str] = set()
+
+_NO_DISPLAY = """import matplotlib  # fix: no display here
+matplotlib.use("Agg")
+"""
+
+
+def _add_notebook(name: str, source: tuple[str, str], model: str, code: str) -> None:
+    _add(name, source, model, code)
+    NOTEBOOKS.add(name)
+
+
+# basic notebook: Imports, Load the Model, Load an Image, Do Inference, Create Explainer, Do Explanation
+_add_notebook(
+    "nb1_basic",
+    (NB1, "Imports .. Do Explanation (every code cell after the downloads)"),
+    "nhwc_rgb",
+    _NO_DISPLAY
+    + """
+from pathlib import Path
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+import openvino as ov
+import openvino_xai as xai
+
+base_artifacts_dir = Path(OUT)
+
+core = ov.Core()
+model = core.read_model(model=MODEL_PATH)
+compiled_model = core.compile_model(model=model, device_name="AUTO")
+
+image_filename = Path(IMAGE_PATH)
+
+# The MobileNet model expects images in RGB format.
+image = cv2.cvtColor(cv2.imread(filename=str(image_filename)), code=cv2.COLOR_BGR2RGB)
+
+# Resize to MobileNet image shape.
+input_image = cv2.resize(src=image, dsize=(224, 224))
+
+# Reshape to model input shape.
+input_image = np.expand_dims(input_image, 0)
+plt.imshow(image)
+
+result_infer = compiled_model([input_image])[0]
+result_index = np.argmax(result_infer)
+
+imagenet_filename = Path(IMAGENET_TXT)
+
+imagenet_classes = imagenet_filename.read_text().splitlines()
+
+# The model description states that for this model, class 0 is a background.
+# Therefore, a background must be added at the beginning of imagenet_classes.
+# fix: the demo model has no background class: imagenet_classes = ["background"] + imagenet_classes
+
+print(f"class index: {result_index}")
+print(f"class name: {imagenet_classes[result_index]}")
+print(f"class score: {result_infer[0][result_index]:.2f}")
+
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+)
+
+explanation = explainer(
+    data=input_image,
+    targets=result_index,  # can be a single target or a container of targets
+    label_names=imagenet_classes,  # optional, list of label names
+    overlay=True,  # saliency map overlays over the input image, defaults to False
+)
+explanation.plot()
+
+explanation.save(base_artifacts_dir)
+result = explanation
+""",
+)
+
+_NB2_HEADER = (
+    _NO_DISPLAY
+    + """
+from pathlib import Path
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+
+import openvino.runtime as ov
+from openvino.runtime.utils.data_helpers.wrappers import OVDict
+import openvino_xai as xai
+from openvino_xai.explainer import ExplainMode
+from openvino_xai.explainer.explanation import Explanation
+
+base_artifacts_dir = Path(OUT)
+
+# Create ov.Model
+model = ov.Core().read_model(MODEL_PATH)
+
+image_filename = Path(IMAGE_PATH)
+
+# The MobileNet model expects images in RGB format.
+image = cv2.cvtColor(cv2.imread(filename=str(image_filename)), code=cv2.COLOR_BGR2RGB)
+plt.imshow(image)
+
+# Resize to MobileNetV3 input image shape.
+preprocessed_image = cv2.resize(src=image, dsize=(224, 224))
+# Add batch dimension
+preprocessed_image = np.expand_dims(preprocessed_image, 0)
+
+# In this notebook we will check maps for predicted class with index 206 - "flat-coated retriever"
+retriever_class_index = 206
+"""
+)
+
+_NB2_PROCESS_FNS = """
+def preprocess_fn(x: np.ndarray) -> np.ndarray:
+    # Implementing pre-processing based on model's pipeline
+    x = cv2.resize(src=x, dsize=(224, 224))
+
+    # Add batch dimension
+    x = np.expand_dims(x, 0)
+    return x
+
+
+def postprocess_fn(x: OVDict):
+    # Implementing post-processing function based on model's pipeline
+    # Return "logits" model output
+    return x[0]
+"""
+
+# deep-dive notebook, "Basic usage: Explainer in AUTO mode": create, explain, visualize, save, read the file back,
+# every class
+_add_notebook(
+    "nb2_auto_mode",
+    (NB2, "Basic usage: Explainer in AUTO mode"),
+    "nhwc_rgb",
+    _NB2_HEADER
+    + """
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+)
+
+explanation = explainer(
+    preprocessed_image,
+    targets=retriever_class_index,  # can be a single target or a container of targets
+    overlay=True,  # saliency map overlay over the original image, False by default, set to True for better visual inspection
+)
+
+explanation: Explanation
+# explanation.saliency_map: Dict[int: np.ndarray]  # where key - class id, value - processed saliency map (e.g. 354 x 500 x 3 shape)
+
+# Check saved saliency maps
+print(f"Saliency maps were generated for the following classes: {explanation.targets}")
+print(f"Saliency map size: {explanation.shape}")
+
+# Visualize generated saliency maps for each target class (.plot() supports plotting multiple saliency maps)
+explanation.plot()
+
+# Save saliency map
+explanation.save(base_artifacts_dir, "explain_auto_")
+
+# Plot saved saliency map
+image_sal_map = cv2.imread(f"{base_artifacts_dir}/explain_auto_{retriever_class_index}.jpg")
+image_sal_map = cv2.cvtColor(image_sal_map, cv2.COLOR_BGR2RGB)
+plt.imshow(image_sal_map)
+one_target = explanation
+
+explanation = explainer(preprocessed_image, targets=-1)
+
+# Check saved saliency maps
+print(f"Saliency maps were generated for the following classes: {explanation.targets[:5]} ... {explanation.targets[-5:]}")
+print(f"Saliency map size: {explanation.shape}")
+result = {"map_206": one_target.saliency_map[206], "read_back": image_sal_map,
+          "targets": np.array(explanation.targets), "map_0": explanation.saliency_map[0]}
+""",  # noqa: E501 (the notebook's lines as printed)
+)
+
+# deep-dive notebook, "Pre- and post-process functions"
+_add_notebook(
+    "nb2_pre_post_process",
+    (NB2, "Pre- and post-process functions"),
+    "nhwc_rgb",
+    _NB2_HEADER
+    + _NB2_PROCESS_FNS
+    + """
+# Create explainer object
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+    preprocess_fn=preprocess_fn,
+    postprocess_fn=postprocess_fn,
+)
+
+explanation = explainer(image, targets=retriever_class_index)
+result = explanation
+""",
+)
+
+# deep-dive notebook, "Visualization Parameters": overlay on the original image, colormap only, raw grey
+_add_notebook(
+    "nb2_visualization_parameters",
+    (NB2, "Visualization Parameters"),
+    "nhwc_rgb",
+    _NB2_HEADER
+    + """
+# Create explainer object
+explainer = xai.Explainer(model=model, task=xai.Task.CLASSIFICATION)
+
+# Generate overlayed saliency_map
+explanation = explainer(
+    preprocessed_image,
+    targets=[retriever_class_index],  # target can be a single label index, label name or a list of indices/names
+    overlay=True,  # False by default
+    original_input_image=image,  # to apply overlay on the original image instead of preprocessed one that was used for the explainer
+)
+
+explanation.plot()
+
+# Save saliency map
+explanation.save(base_artifacts_dir, "overlay_")
+overlaid = explanation
+
+# Generate saliency map without overlay over original image
+explanation = explainer(
+    preprocessed_image,
+    targets=[retriever_class_index],  # target can be a single label index, label name or a list of indices/names
+    overlay=False,  # False by default
+)
+
+explanation.plot()
+
+# Save saliency map
+explanation.save(base_artifacts_dir, "colormap_")
+coloured = explanation
+
+# Return low-resolution (raw) gray-scale saliency map
+explanation = explainer(
+    preprocessed_image,
+    targets=[retriever_class_index],  # target can be a single label index, label name or a list of indices/names
+    resize=False,  # True by default
+    colormap=False,  # True by default
+)
+
+explanation.plot()
+
+# Save saliency map
+explanation.save(base_artifacts_dir, "grayscale_")
+result = {"overlay": overlaid.saliency_map[206], "colormap": coloured.saliency_map[206],
+          "grayscale": explanation.saliency_map[206]}
+""",  # noqa: E501 (the notebook's lines as printed)
+)
+
+# deep-dive notebook, "Explainer in WHITEBOX mode": ReciproCAM, Insert XAI branch, insertion-related parameters
+# (the MobileNetV3 layer name replaced by the demo model's)
+_add_notebook(
+    "nb2_whitebox",
+    (NB2, "Explainer in WHITEBOX mode"),
+    "nhwc_rgb",
+    _NB2_HEADER
+    + _NB2_PROCESS_FNS
+    + f"""
+# Create explainer object
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+    preprocess_fn=preprocess_fn,
+    explain_mode=ExplainMode.WHITEBOX,  # defaults to ExplainMode.AUTO
+    explain_method=xai.Method.RECIPROCAM,  # ReciproCAM is the default white-box method for CNNs
+)
+whitebox = explainer(image, targets=retriever_class_index)  # fix: the section creates the explainer only
+
+# insert XAI branch
+model_xai: ov.Model
+model_xai = xai.insert_xai(
+    model,
+    task=xai.Task.CLASSIFICATION,
+    explain_method=xai.Method.RECIPROCAM,
+    target_layer="{TARGET_LAYER}",  # optional, by default insert_xai will try to find target_layer automatically
+    embed_scaling=True,
+)
+
+# Create explainer object
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+    preprocess_fn=preprocess_fn,
+    explain_mode=ExplainMode.AUTO,
+    explain_method=xai.Method.RECIPROCAM,
+    # target_layer="last_conv_node_name",  # target_layer - node after which XAI branch will be inserted
+    target_layer="{TARGET_LAYER}",
+    embed_scaling=True,  # True by default.  If set to True, saliency map scale (0 ~ 255) operation is embedded in the model
+)
+named_layer = explainer(image, targets=retriever_class_index)  # fix: the section creates the explainer only
+result = {{"whitebox": whitebox.saliency_map[206], "named_layer": named_layer.saliency_map[206],
+          "outputs": np.array(sorted(o.get_any_name() for o in model_xai.outputs))}}
+""",  # noqa: E501 (the notebook's lines as printed)
+)
+
+# deep-dive notebook, "Explainer in BLACKBOX mode" / AISE
+_add_notebook(
+    "nb2_blackbox_aise",
+    (NB2, "Explainer in BLACKBOX mode: AISE"),
+    "nhwc_rgb",
+    _NB2_HEADER
+    + _NB2_PROCESS_FNS
+    + """
+# Create explainer object
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+    preprocess_fn=preprocess_fn,
+    postprocess_fn=postprocess_fn,
+    explain_mode=ExplainMode.BLACKBOX,  # defaults to AUTO
+)
+
+# Generate explanation
+explanation = explainer(
+    image,
+    targets=retriever_class_index,
+    overlay=True,
+)
+
+# Plot saliency map
+explanation.plot()
+
+# Save saliency map
+explanation.save(base_artifacts_dir, "blackbox_aise_")
+result = explanation
+""",
+)
+
+# deep-dive notebook, "Explainer in BLACKBOX mode" / RISE (5000 masks: the slowest notebook cell)
+_add_notebook(
+    "nb2_blackbox_rise",
+    (NB2, "Explainer in BLACKBOX mode: RISE"),
+    "nhwc_rgb",
+    _NB2_HEADER
+    + _NB2_PROCESS_FNS
+    + """
+# Create explainer object
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+    preprocess_fn=preprocess_fn,
+    postprocess_fn=postprocess_fn,
+    explain_mode=ExplainMode.BLACKBOX,  # defaults to AUTO
+    explain_method=xai.Method.RISE,  # xai.Method.AISE is used by default
+)
+
+# Generate explanation
+explanation = explainer(
+    image,
+    targets=retriever_class_index,
+    overlay=True,
+)
+
+# Plot saliency map
+explanation.plot()
+
+# Save saliency map
+explanation.save(base_artifacts_dir, "blackbox_rise_")
+result = explanation
+""",
+)
+BLACK_BOX |= {"nb2_blackbox_aise", "nb2_blackbox_rise"}
+
+_IMAGENET_LABELS = """
+imagenet_filename = Path(IMAGENET_TXT)
+
+imagenet_classes = imagenet_filename.read_text().splitlines()
+
+imagenet_labels = []
+for label in imagenet_classes:
+    class_label = " ".join(label.split(" ")[1:])
+    first_class_label = class_label.split(",")[0].replace(" ", "_")
+    imagenet_labels.append(first_class_label)
+
+print(" ".join(imagenet_labels[:10]))
+"""
+
+# deep-dive notebook, "Advanced": ImageNet label names in the saved file names
+_add_notebook(
+    "nb2_label_names",
+    (NB2, "Advanced: Import ImageNet label names and add them to saliency maps"),
+    "nhwc_rgb",
+    _NB2_HEADER
+    + _NB2_PROCESS_FNS
+    + _IMAGENET_LABELS
+    + """
+# The model description states that for this model, class 0 is a background.
+# Therefore, a background must be added at the beginning of imagenet_classes.
+# fix: the demo model has no background class: imagenet_labels = ["background"] + imagenet_labels
+
+# Create explainer object
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+    preprocess_fn=preprocess_fn,
+    explain_mode=ExplainMode.WHITEBOX,
+)
+
+# Adding ImageNet label names.
+explanation = explainer(
+    image,
+    # Return saliency maps for 2 named labels, possible if label_names is provided
+    targets=["flat-coated_retriever", "microwave"],  # slso label indices [206, 652] are possible as target
+    label_names=imagenet_labels,
+)
+
+# Save saliency map
+explanation.save(base_artifacts_dir, "label_names_")
+
+# See saliency mas saved in `output` with predicted label in image name
+for file_name in base_artifacts_dir.glob("label_names_*"):
+    print(file_name)
+result = explanation
+""",
+)
+
+# deep-dive notebook, "Advanced": Activation map XAI method
+_add_notebook(
+    "nb2_activation_map",
+    (NB2, "Advanced: Activation map XAI method"),
+    "nhwc_rgb",
+    _NB2_HEADER
+    + _NB2_PROCESS_FNS
+    + """
+# Create explainer object
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+    preprocess_fn=preprocess_fn,
+    explain_mode=ExplainMode.WHITEBOX,
+    explain_method=xai.Method.ACTIVATIONMAP,
+)
+
+explanation = explainer(image, overlay=True)
+explanation.plot()
+result = explanation
+""",
+)
+
+_NB3_HEADER = (
+    _NO_DISPLAY
+    + """
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+import requests
+
+import openvino.runtime as ov
+import openvino_xai as xai
+from openvino_xai.explainer import ExplainMode
+
+base_artifacts_dir = Path(OUT)
+
+image_folder_path = Path(DATASET)
+
+# Create list of images to explain
+img_files = []
+img_files.extend(image_folder_path.rglob("*.JPEG"))
+print(f"Number of images to get explanations: {len(img_files)}")
+
+# Get a fewer subset for fast execution
+np.random.seed(42)
+img_files = np.random.choice(img_files, 1)
+print(f"Run explanations on fewer number of images: {len(img_files)}")
+
+core = ov.Core()
+
+model = core.read_model(model=MODEL_PATH)
+compiled_model = core.compile_model(model=model, device_name="AUTO")
+
+
+def preprocess_fn(x: np.ndarray) -> np.ndarray:
+    \"\"\"
+    Implementing own pre-process function based on model's implementation
+    \"\"\"
+    x = cv2.resize(src=x, dsize=(224, 224))
+
+    #  Specific normalization for timm model
+    mean = np.array([123.675, 116.28, 103.53])
+    std = np.array([58.395, 57.12, 57.375])
+    x = (x - std) / mean
+
+    # Reshape to model input shape to [channels, height, width].
+    x = x.transpose((2, 0, 1))
+
+    # Add batch dimension
+    x = np.expand_dims(x, 0)
+    return x
+
+
+# Create ov.Model
+model = core.read_model(model=MODEL_PATH)
+
+# Create explainer object
+explainer = xai.Explainer(
+    model=model,
+    task=xai.Task.CLASSIFICATION,
+    preprocess_fn=preprocess_fn,
+    explain_mode=ExplainMode.WHITEBOX,
+)
+"""
+    + _IMAGENET_LABELS.replace('print(" ".join(imagenet_labels[:10]))', "")
+    + """
+# Check, how dog breed labels will look in saved saliency map names
+dog_breeds_indices = [155, 159, 162, 167, 193, 207, 229, 258, 273]
+print(" ".join([imagenet_labels[ind] for ind in dog_breeds_indices]))
+"""
+)
+
+# map-interpretation notebook, "Explain using ImageNet labels": a sampled dataset image, two named targets
+_add_notebook(
+    "nb3_multiple_images",
+    (NB3, "Prerequisites .. Explain using ImageNet labels"),
+    "demo",
+    _NB3_HEADER
+    + """
+output = base_artifacts_dir / "saliency_maps" / "multiple_images"
+
+# Explain model and save results using ImageNet label names
+for image_path in img_files:
+    image = cv2.imread(str(image_path))
+    explanation = explainer(
+        image,
+        targets=[
+            "flat-coated_retriever",
+            "Samoyed",
+        ],  # also label indices [206, 258] are possible as target
+        label_names=imagenet_labels,
+    )
+    explanation.save(output, f"{Path(image_path).stem}_")  # pass prefix name with underscore
+
+# See saliency that was saved in `output` with predicted label in image name
+for file_name in output.glob("*"):
+    print(file_name)
+result = explanation
+""",
+)
+
+# map-interpretation notebook, "Notable use cases" .. "Results": per use case, the classes above its confidence
+# threshold explained and saved under names with ground truth, prediction and confidence; the results plotted.
+# The ImageWoof paths and folder -> label mapping are replaced by the demo photos' (DATASET).
+_add_notebook(
+    "nb3_use_cases",
+    (NB3, "Notable use cases in ImageWoof dataset .. Results"),
+    "demo",
+    _NB3_HEADER
+    + """
+# Read paths to ImegeWoof pictures with notable use cases
+use_cases_image_paths = USE_CASES
+
+# Add mapping from folder name to label and label_idx to define the ground-truth label
+label_mapping = LABEL_MAPPING
+
+
+def get_model_predictions(conf_thr: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    \"\"\"
+    Run model inference and get predictions above a confidence threshold.
+
+    Args:
+        conf_thr (float): Confidence threshold for filtering predictions. Defaults to 0.1.
+
+    Returns:
+        tuple: A tuple containing:
+            - result_infer (np.ndarray): The raw inference results from the model.
+            - result_idxs (np.ndarray): Indices of the predictions above the confidence threshold.
+            - result_scores (np.ndarray): Scores of the predictions above the confidence threshold.
+    \"\"\"
+    logits = compiled_model([preprocess_fn(image)])[0]
+    result_infer = postprocess_fn(logits)
+    result_idxs = np.argwhere(result_infer > conf_thr).flatten()
+    result_scores = result_infer[result_idxs]
+
+    for index, score in zip(result_idxs, result_scores):
+        print(f"Predicted class {imagenet_labels[index]}, index {index}, probability: {score:.2f}")
+
+    return result_infer, result_idxs, result_scores
+
+
+def postprocess_fn(x: np.ndarray) -> np.ndarray:
+    \"\"\"
+    Process model prediction
+    \"\"\"
+    prediction_processed = softmax(x)
+    return prediction_processed[0]  # remove batch dimension
+
+
+def softmax(x):
+    \"\"\"Compute softmax values of x.\"\"\"
+    e_x = np.exp(x - np.max(x))
+    return e_x / e_x.sum()
+
+
+output = base_artifacts_dir / "saliency_maps" / "imagewoof320"
+
+# Run explanation for chosen paths
+for use_case in use_cases_image_paths:
+    os.makedirs(output / use_case, exist_ok=True)
+    image_paths = use_cases_image_paths[use_case]["paths"]
+    use_case_conf_thr = use_cases_image_paths[use_case]["confidence"]
+
+    for image_path in image_paths:
+        image = cv2.imread(str(image_folder_path / image_path))
+        image_name = Path(image_path).stem
+
+        folder_name = image_name.split("_")[0]
+        gt_class, gt_class_idx = label_mapping[folder_name]
+
+        scores, result_idxs, result_scores = get_model_predictions(use_case_conf_thr)
+        gt_conf = scores[gt_class_idx]
+        gt_info = f"gt_{gt_class}_{gt_conf:.2f}"
+
+        explanation = explainer(
+            image,
+            targets=result_idxs,  # return saliency maps for predicted classes
+            label_names=imagenet_labels,
+            overlay=True,
+        )
+
+        saliency_map_name_prefix = f"{image_name}_{gt_info}_pr_"
+        saliency_map_name_postfix = "_"
+        confidence_scores = {}
+        for idx, score in zip(result_idxs, result_scores):
+            confidence_scores[idx] = score
+        explanation.save(
+            dir_path=(output / use_case),
+            prefix=saliency_map_name_prefix,
+            postfix=saliency_map_name_postfix,
+            confidence_scores=confidence_scores,
+        )
+
+# Check saved saliency maps for debugging purposes
+for use_case in use_cases_image_paths:
+    print("\\n", use_case)
+    for file_name in (output / use_case).glob("*"):
+        print(file_name.stem)
+
+print(f"Names of use cases: {list(use_cases_image_paths.keys())}")
+
+
+# Function to show result saliency maps for each use case
+def show_use_case_image(use_case):
+    use_case_output_dir = output / use_case
+
+    image_paths = sorted(os.listdir(use_case_output_dir))
+    number_images = len(image_paths)
+
+    fig, axs = plt.subplots((number_images + 1) // 2, 2, figsize=(10, 10))
+    fig.tight_layout()
+    fig.suptitle(use_case)
+    fig.subplots_adjust(top=0.92)
+    axs = axs.flatten()
+
+    for image_path, ax in zip(image_paths, axs):
+        image_sal_map = cv2.imread(f"{use_case_output_dir}/{image_path}")
+        image_sal_map = cv2.cvtColor(image_sal_map, cv2.COLOR_BGR2RGB)
+
+        image_name = Path(image_path).stem
+        image_name = image_name.replace("_target", "")
+        image_name = "_".join(image_name.split("_")[1:])
+
+        ax.imshow(image_sal_map)
+        ax.set_title(f"{image_name}", wrap=True)
+        ax.axis("off")
+
+    if number_images % 2 == 1:
+        axs[-1].set_visible(False)
+
+
+for use_case in use_cases_image_paths:  # fix: the notebook calls it once per use case, in four cells
+    show_use_case_image(use_case)
+result = explanation
+""",
+)
+
+
 def to_saliencykit(source: str) -> str:
     """The change a user makes: ``openvino_xai`` -> ``saliencykit.openvino_xai``, ``openvino.runtime`` ->
     ``openvino`` in the import lines (nothing else)."""
@@ -1107,9 +1808,60 @@ def changed_lines(source: str) -> list[tuple[str, str]]:
     return [(a, b) for a, b in zip(before, after) if a != b]
 
 
-def scope(name: str, models: dict[str, str], image_path: str, labels: list[str], out: str) -> dict:
+#: the map-interpretation notebook's use cases (its ImageWoof paths and thresholds), for the demo photos in
+#: :func:`notebook_inputs`'s dataset: photo -> (split, WordNet id of its ImageNet class)
+NB3_PHOTOS = {
+    "coffee": ("train", "n07920052"),
+    "chelsea": ("val", "n02124075"),
+    "rocket": ("train", "n03773504"),
+    "stereo_motorcycle_left": ("train", "n03791053"),
+}
+NB3_USE_CASES = {
+    "True_positive_high_confidence": {"confidence": 0.6, "paths": ["train/n07920052/n07920052_1.JPEG"]},
+    "True_positive_low_confidence": {"confidence": 0.4, "paths": ["val/n02124075/n02124075_1.JPEG"]},
+    "False_positive_high_confidence": {"confidence": 0.6, "paths": ["train/n03773504/n03773504_1.JPEG"]},
+    "True_positive_two_predictions": {"confidence": 0.1, "paths": ["train/n03791053/n03791053_1.JPEG"]},
+}
+#: folder -> (ground-truth name, class index), as the notebook's ``label_mapping``
+NB3_LABEL_MAPPING = {
+    "n07920052": ("espresso", 967),
+    "n02124075": ("Egyptian cat", 285),
+    "n03773504": ("missile", 657),
+    "n03791053": ("motor scooter", 670),
+}
+
+
+def notebook_inputs(folder: str | Path, photos: dict, labels: list[str]) -> dict[str, str]:
+    """Write what the notebooks download, from the demo's data, into ``folder``: ``imagenet_txt`` (the
+    "wnid name" lines of imagenet_2012.txt, with placeholder ids and the demo model's labels) and ``dataset``
+    (ImageWoof's split/wnid/wnid_N.JPEG layout, see :data:`NB3_PHOTOS`); ``photos`` are RGB arrays by name."""
+    import cv2
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    imagenet_txt = folder / "imagenet_2012.txt"
+    imagenet_txt.write_text("".join(f"n{i:08d} {label}\n" for i, label in enumerate(labels)))
+    dataset = folder / "imagewoof320" / "imagewoof320"
+    for photo, (split, wnid) in NB3_PHOTOS.items():
+        path = dataset / split / wnid / f"{wnid}_1.JPEG"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(photos[photo], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return {"imagenet_txt": str(imagenet_txt), "dataset": str(dataset)}
+
+
+def scope(
+    name: str,
+    models: dict[str, str],
+    image_path: str,
+    labels: list[str],
+    out: str,
+    inputs: dict[str, str] | None = None,
+) -> dict:
     """The names an example reads: ``MODEL_PATH`` (its variant from ``models``), ``IMAGE_PATH``, ``LABELS``,
-    ``OUT``, and ``data``/``images``/``ov_model``/``infer`` for the README's pipeline placeholders."""
+    ``OUT``, ``data``/``images``/``ov_model``/``infer`` for the README's pipeline placeholders, and for the
+    notebooks ``IMAGENET_TXT``, ``DATASET``, ``USE_CASES``, ``LABEL_MAPPING`` (``inputs``: :func:`notebook_inputs`)."""
+    import copy
+
     import cv2
     import numpy as np
 
@@ -1128,5 +1880,10 @@ def scope(name: str, models: dict[str, str], image_path: str, labels: list[str],
             images=[data],
             infer=lambda model, image: [int(np.argmax(compiled(image)[0]))],
         )
+    if inputs is not None:
+        values.update(
+            IMAGENET_TXT=inputs["imagenet_txt"], DATASET=inputs["dataset"],
+            USE_CASES=copy.deepcopy(NB3_USE_CASES), LABEL_MAPPING=dict(NB3_LABEL_MAPPING),
+        )  # fmt: skip
     values["__name__"] = "__example__"
     return values

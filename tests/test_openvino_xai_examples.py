@@ -1,7 +1,8 @@
-"""openvino-xai 1.1's published examples (bench/oxai_examples.py: its user guide, README and
-examples/run_classification.py) run under saliencykit.openvino_xai after the two-line import change, and write
-the files, with the names, types, shapes and dtypes openvino-xai 1.1 gives (recorded from running each snippet
-under openvino-xai 1.1 with ``bench/oxai_dropin.py``). One test per snippet, named after its source."""
+"""openvino-xai 1.1's published examples (bench/oxai_examples.py: its user guide, README,
+examples/run_classification.py, and the three OpenVINO XAI notebooks) run under saliencykit.openvino_xai after
+the two-line import change, and write the files, with the names, types, shapes and dtypes openvino-xai 1.1 gives
+(recorded from running each snippet under openvino-xai 1.1 with ``bench/oxai_dropin.py``).
+One test per snippet, named after its source."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def models(tmp_path_factory) -> dict[str, str]:
     """The demo model as the documents' models: the float IR and the uint8 IRs that normalise inside."""
     folder = tmp_path_factory.mktemp("oxai_models")
     variants = {"demo": str(sk.demo.model_path())}
-    for variant in ("nhwc_bgr", "nchw_bgr", "nchw_rgb"):
+    for variant in ("nhwc_bgr", "nchw_bgr", "nchw_rgb", "nhwc_rgb"):
         variants[variant] = str(examples.deployed_model(variants["demo"], folder / f"{variant}.xml", variant))
     return variants
 
@@ -39,12 +40,18 @@ def onnx_path(tmp_path_factory) -> str:
     return str(examples.onnx_model(tmp_path_factory.mktemp("oxai_onnx") / "demo.onnx"))
 
 
+@pytest.fixture(scope="session")
+def notebook_inputs(tmp_path_factory, photos) -> dict[str, str]:
+    """What the notebooks download (imagenet_2012.txt, ImageWoof), written from the demo's labels and photos."""
+    return examples.notebook_inputs(tmp_path_factory.mktemp("oxai_notebook_inputs"), photos, sk.demo.labels())
+
+
 @pytest.fixture
-def run(models, photo_files, tmp_path):
+def run(models, photo_files, notebook_inputs, tmp_path):
     """Run an example under saliencykit (imports changed, nothing else); its names afterwards."""
 
     def _run(name: str, image: str = "chelsea") -> dict:
-        scope = examples.scope(name, models, photo_files[image], sk.demo.labels(), str(tmp_path))
+        scope = examples.scope(name, models, photo_files[image], sk.demo.labels(), str(tmp_path), notebook_inputs)
         exec(compile(examples.to_saliencykit(examples.EXAMPLES[name]), name, "exec"), scope)  # noqa: S102
         return scope
 
@@ -71,8 +78,10 @@ def test_the_change_is_only_the_imports():
         assert all(b == a.replace("openvino_xai", "saliencykit.openvino_xai").replace("openvino.runtime", "openvino")
                    for a, b in changed), name  # fmt: skip
         assert "saliencykit" not in source
-    assert len(examples.PUBLISHED) == 19 and examples.PUBLISHED.isdisjoint(examples.COMPOSED)
-    assert all(examples.SOURCES[n][0].startswith("openvino-xai 1.1 ") for n in examples.PUBLISHED)
+    assert len(examples.PUBLISHED) == 30 and examples.PUBLISHED.isdisjoint(examples.COMPOSED)
+    assert len(examples.NOTEBOOKS) == 11 and examples.NOTEBOOKS <= examples.PUBLISHED
+    assert all(examples.SOURCES[n][0].startswith("openvino-xai 1.1 ") for n in examples.PUBLISHED - examples.NOTEBOOKS)
+    assert all(examples.SOURCES[n][0].startswith("OpenVINO notebook explainable-ai-") for n in examples.NOTEBOOKS)
 
 
 # --- user guide (docs/source/user-guide.md) ---------------------------------------------------------------------
@@ -142,14 +151,16 @@ def test_guide_insertion(run):
 
 
 # user guide, "Plot saliency maps" (matplotlib backend)
-def test_guide_plot(run):
-    import matplotlib.pyplot as plt
-
-    before = len(plt.get_fignums())
+# (titles as openvino-xai 1.1 writes them: the label name only for targets given as indices, not by name)
+def test_guide_plot(run, no_figures_left):
     explanation = run("guide_plot")["result"]
     assert explanation.targets == [7, 11] and maps_are(explanation, (300, 451, 3))
-    assert len(plt.get_fignums()) > before
-    plt.close("all")
+    assert titles() == [
+        ["Class cock (7)", "Class goldfinch (11)"],
+        ["Class cock (7)"],
+        ["Class 7"],
+        ["Class cock (7)", "Class goldfinch (11)"],
+    ]
 
 
 # user guide, "Saving saliency maps": names from prefix, label, postfix and confidence
@@ -297,8 +308,9 @@ def test_a_model_with_a_map_output_is_explained_white_box(run, tmp_path, caplog)
     assert files(tmp_path) == ["inserted_285.jpg"]
 
 
-def test_notebook_basic_calls(run, tmp_path):
+def test_notebook_basic_calls(run, tmp_path, no_figures_left):
     scope = run("notebook_basic")
+    assert titles() == [["Class 281", "Class 285"]]  # targets given by name
     scores = scope["scores"]  # the user's own inference: its last digit depends on the CPU's precision
     assert files(tmp_path) == [f"cat_Egyptian cat_conf_{scores[285]:.2f}.jpg", f"cat_tabby_conf_{scores[281]:.2f}.jpg"]
     assert scope["logits"].shape == (1, 1000)
@@ -324,3 +336,157 @@ def test_pointing_game_and_auc(run):
     result = run("api_pointing_game")["result"]
     assert result["pointing_game"] in (0.0, 1.0)
     assert 0.0 <= result["deletion"] < result["insertion"] <= 1.0
+
+
+# --- the OpenVINO notebooks (explainable-ai-1-basic, -2-deep-dive, -3-map-interpretation) ---------------------------
+
+
+@pytest.fixture
+def f32(monkeypatch):
+    """Compile in f32, as bench/oxai_dropin.py does on both sides: the notebooks print and name files with the
+    user's own scores, whose second decimal can differ between bf16 and f32 inference."""
+    import openvino as ov
+
+    compile_model = ov.Core.compile_model
+
+    def in_f32(self, model, device_name=None, config=None, **kwargs):
+        config = {**(config or {}), "INFERENCE_PRECISION_HINT": "f32"}
+        return compile_model(self, model, device_name or "CPU", config, **kwargs)
+
+    monkeypatch.setattr(ov.Core, "compile_model", in_f32)
+
+
+def figures() -> int:
+    import matplotlib.pyplot as plt
+
+    return len(plt.get_fignums())
+
+
+def titles() -> list[list[str]]:
+    """Per open figure, its visible axes' titles."""
+    import matplotlib.pyplot as plt
+
+    return [[ax.get_title() for ax in plt.figure(n).axes if ax.get_visible()] for n in plt.get_fignums()]
+
+
+@pytest.fixture
+def no_figures_left():
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    yield
+    plt.close("all")
+
+
+# basic notebook: the user's own inference picks the class; explained on the preprocessed input; saved with the
+# labels file's line as its name
+def test_nb1_basic(run, tmp_path, no_figures_left):
+    scope = run("nb1_basic")
+    explanation = scope["result"]
+    assert scope["result_index"] == 285 and type(explanation.targets[0]) is np.int64
+    assert explanation.targets == [285] and maps_are(explanation, (224, 224, 3))
+    assert explanation.layout.value == "multiple_maps_per_image_color"
+    assert files(tmp_path) == ["n00000285 Egyptian cat.jpg"]
+    assert titles() == [[""], ["Class n00000285 Egyptian cat (285)"]]  # plt.imshow(image), explanation.plot()
+
+
+# deep dive, AUTO mode: a preprocessed batch without preprocess_fn, saved and read back, then every class
+def test_nb2_auto_mode(run, tmp_path, caplog, no_figures_left):
+    with caplog.at_level(logging.INFO, logger="openvino_xai"):
+        result = run("nb2_auto_mode")["result"]
+    assert any(m.startswith("Assigning preprocess_fn to identity function") for m in caplog.messages)
+    assert "Explaining the model in white-box mode." in caplog.messages
+    assert files(tmp_path) == ["explain_auto_206.jpg"]
+    assert result["map_206"].shape == (224, 224, 3) and result["read_back"].shape == (224, 224, 3)
+    assert np.abs(result["read_back"].astype(int) - result["map_206"]).mean() < 3  # the JPEG of the same map
+    assert list(result["targets"]) == list(range(1000)) and result["map_0"].shape == (224, 224, 3)
+
+
+# deep dive, "Pre- and post-process functions": postprocess_fn takes the OVDict and indexes it
+def test_nb2_pre_post_process(run, tmp_path):
+    scope = run("nb2_pre_post_process")
+    assert type(scope["explainer"].method).__name__ == "ReciproCAM"
+    assert scope["result"].targets == [206] and maps_are(scope["result"], (300, 451, 3))
+    assert files(tmp_path) == []
+
+
+# deep dive, "Visualization Parameters": overlay on the original image, colormap only, raw low-resolution grey
+def test_nb2_visualization_parameters(run, tmp_path, no_figures_left):
+    result = run("nb2_visualization_parameters")["result"]
+    assert result["overlay"].shape == (300, 451, 3) and result["colormap"].shape == (224, 224, 3)
+    assert result["grayscale"].shape == (7, 7) and result["grayscale"].dtype == np.uint8
+    assert files(tmp_path) == ["colormap_206.jpg", "grayscale_206.jpg", "overlay_206.jpg"]
+    assert figures() == 4
+
+
+# deep dive, WHITEBOX: ReciproCAM, insert_xai with a named layer, an explainer on the named layer
+def test_nb2_whitebox(run, caplog):
+    with caplog.at_level(logging.INFO, logger="openvino_xai"):
+        result = run("nb2_whitebox")["result"]
+    assert f"Target insertion layer {examples.TARGET_LAYER} is provided." in caplog.messages
+    assert list(result["outputs"]) == ["logits", "saliency_map"]
+    assert result["whitebox"].shape == result["named_layer"].shape == (300, 451, 3)
+    assert np.array_equal(result["whitebox"], result["named_layer"])  # the automatic choice is that layer
+
+
+# deep dive, BLACKBOX: AISE (the default black-box method) with the notebook's postprocess_fn
+@pytest.mark.slow
+def test_nb2_blackbox_aise(run, tmp_path):
+    scope = run("nb2_blackbox_aise")
+    assert type(scope["explainer"].method).__name__ == "AISEClassification"
+    assert scope["result"].targets == [206] and maps_are(scope["result"], (300, 451, 3))
+    assert files(tmp_path) == ["blackbox_aise_206.jpg"]
+
+
+# deep dive, BLACKBOX: RISE at its default budget (5000 masks)
+@pytest.mark.slow
+def test_nb2_blackbox_rise(run, tmp_path):
+    scope = run("nb2_blackbox_rise")
+    assert type(scope["explainer"].method).__name__ == "RISE" and scope["explainer"].method.num_masks == 5000
+    assert scope["result"].targets == [206] and maps_are(scope["result"], (300, 451, 3))
+    assert files(tmp_path) == ["blackbox_rise_206.jpg"]
+
+
+# deep dive, "Advanced": targets by the parsed ImageNet names, which name the saved files
+def test_nb2_label_names(run, tmp_path, capsys):
+    scope = run("nb2_label_names")
+    assert scope["result"].targets == [205, 651] and maps_are(scope["result"], (300, 451, 3))
+    assert files(tmp_path) == ["label_names_flat-coated_retriever.jpg", "label_names_microwave.jpg"]
+    assert "tench goldfish great_white_shark" in capsys.readouterr().out
+
+
+# deep dive, "Advanced": ActivationMap gives one per-image map
+def test_nb2_activation_map(run, tmp_path):
+    explanation = run("nb2_activation_map")["result"]
+    assert explanation.targets == ["per_image_map"] and explanation.layout.value == "one_map_per_image_color"
+    assert explanation.saliency_map["per_image_map"].shape == (300, 451, 3) and files(tmp_path) == []
+
+
+# map interpretation: one sampled dataset image, two named targets, saved with the image's stem as prefix
+def test_nb3_multiple_images(run, tmp_path):
+    scope = run("nb3_multiple_images")
+    stem = Path(scope["img_files"][0]).stem
+    assert stem in {"n07920052_1", "n02124075_1", "n03773504_1", "n03791053_1"}
+    assert scope["result"].targets == [205, 258]
+    assert files(tmp_path) == [
+        f"saliency_maps/multiple_images/{stem}_Samoyed.jpg",
+        f"saliency_maps/multiple_images/{stem}_flat-coated_retriever.jpg",
+    ]
+
+
+# map interpretation: per use case, the classes above its threshold saved as
+# {image}_gt_{truth}_{score}_pr_{prediction}_{score}.jpg (the names openvino-xai 1.1 writes, recorded in f32)
+def test_nb3_use_cases(run, tmp_path, f32, no_figures_left):
+    scope = run("nb3_use_cases")
+    folder = "saliency_maps/imagewoof320"
+    assert files(tmp_path) == [
+        f"{folder}/False_positive_high_confidence/n03773504_1_gt_missile_0.03_pr_drilling_platform_0.71.jpg",
+        f"{folder}/True_positive_high_confidence/n07920052_1_gt_espresso_0.69_pr_espresso_0.69.jpg",
+        f"{folder}/True_positive_low_confidence/n02124075_1_gt_Egyptian cat_0.51_pr_Egyptian_cat_0.51.jpg",
+        f"{folder}/True_positive_two_predictions/n03791053_1_gt_motor scooter_0.64_pr_moped_0.25.jpg",
+        f"{folder}/True_positive_two_predictions/n03791053_1_gt_motor scooter_0.64_pr_motor_scooter_0.64.jpg",
+    ]
+    explanation = scope["result"]  # the last image's: two predictions, numpy int64 targets
+    assert explanation.targets == [665, 670] and type(explanation.targets[0]) is np.int64
+    assert maps_are(explanation, (500, 741, 3))
+    assert figures() == 4  # show_use_case_image per use case read every file back

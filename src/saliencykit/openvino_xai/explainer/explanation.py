@@ -192,7 +192,9 @@ class Explanation:
             self._plot_cv(checked)
 
     def _title(self, target: int | str) -> str:
-        if self.label_names and isinstance(target, (int, np.integer)):
+        """A plot's title, as openvino-xai 1.1 writes it: the label name only for a numpy int64 target (targets
+        given as indices); targets given by name are Python ints there and are titled by their index."""
+        if self.label_names and isinstance(target, np.int64):
             return f"{self.label_names[target]} ({target})"
         return str(target)
 
