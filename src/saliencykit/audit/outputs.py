@@ -28,7 +28,7 @@ from ..labels import label_of
 from ..visualize import fit
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner import ImageResult
+    from .local import ImageResult
 
 #: Suffixes a browser shows in <img>; other originals get a JPEG copy beside the report.
 BROWSER_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")

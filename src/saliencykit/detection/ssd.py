@@ -151,14 +151,6 @@ def decode_boxes(raw: np.ndarray, anchors: np.ndarray, scale: float | Sequence[f
     return np.stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2], axis=-1).astype(np.float32)
 
 
-def decode_keypoints(raw: np.ndarray, anchors: np.ndarray, scale: float, count: int, offset: int = 4) -> np.ndarray:
-    """Keypoints (..., A, count, 2) as normalised (x, y) from ``raw[..., offset:offset + 2 * count]``."""
-    raw = np.asarray(raw, np.float32)
-    a = np.asarray(anchors, np.float32)
-    pts = raw[..., offset : offset + 2 * count].reshape(*raw.shape[:-1], count, 2) / np.float32(scale)
-    return pts * a[:, None, 2:4] + a[:, None, 0:2]
-
-
 def non_max_suppression(
     boxes: np.ndarray,
     scores: np.ndarray,

@@ -20,11 +20,11 @@ import numpy as np
 
 from ..errors import MethodError, SaliencyKitError
 from ..files import atomic_write_bytes, csv_text
-from ._common import Scorer, SubstrateSpec, explain_fn, to_builtin
 from .adcc import adcc
 from .insertion_deletion import insertion_deletion_auc
 from .pointing_game import pointing_game
 from .randomization import RandomizationResult, default_stages, layer_names, model_randomization
+from .scoring import Scorer, SubstrateSpec, explain_fn, to_builtin
 
 METRICS = ("insertion-deletion", "adcc", "pointing-game", "randomization")
 

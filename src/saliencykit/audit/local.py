@@ -265,7 +265,7 @@ def _write(result, out, bases, label_names, options: RunOptions) -> dict[str, An
         result.image = None  # the photo is not needed any more: keep memory flat
 
 
-class _Pipeline:
+class _LocalLoop:
     """The local overlapped loop: readers ahead, batched inference in the caller's thread, writers behind."""
 
     def __init__(self, explainer, store: AuditStore, out: Path, bases, options: RunOptions, progress, total):
@@ -379,10 +379,6 @@ class AuditResult:
         """0 when every image was audited, 1 when some failed."""
         return 1 if self.summary["totals"]["failed"] else 0
 
-    @property
-    def images_per_second(self) -> float:
-        return self.processed / self.seconds if self.seconds > 0 else 0.0
-
     def rows(self, status: str | None = None) -> list[dict[str, Any]]:
         """The store's rows (JSON columns decoded), ordered by key."""
         with AuditStore(self.store) as store:
@@ -433,7 +429,7 @@ def run(
         start = time.perf_counter()
         if progress is not None:
             progress(0, len(todo))
-        pipeline = _Pipeline(explainer, store, out, bases, options, progress, len(todo))
+        pipeline = _LocalLoop(explainer, store, out, bases, options, progress, len(todo))
         try:
             pipeline.run(todo)
         except KeyboardInterrupt:
