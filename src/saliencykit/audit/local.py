@@ -55,7 +55,7 @@ class Loaded:
     stat: tuple[int, int] | None = None  # the file's (size, mtime_ns) just before it was read
 
     @property
-    def explained(self) -> np.ndarray:
+    def explained(self) -> np.ndarray | None:
         """What the explainer gets: the model-sized image when the reader made it, else the image."""
         return self.model_image if self.model_image is not None else self.image
 
@@ -176,10 +176,8 @@ def compute_batch(
         return []
     start = time.perf_counter()
     try:
-        if explainer.whitebox:
-            results = _whitebox(explainer, loaded, thresholds, max_maps, top_k)
-        else:
-            results = _blackbox(explainer, loaded, thresholds, max_maps, top_k)
+        explain = _whitebox if explainer.whitebox else _blackbox
+        results: list[ImageResult | dict[str, Any]] = [*explain(explainer, loaded, thresholds, max_maps, top_k)]
     except (SaliencyKitError, RuntimeError, ValueError) as exc:
         if len(loaded) == 1:
             return [item_record(loaded[0].item, "failed", f"explaining failed: {exc}", loaded[0].sha1)]
@@ -193,6 +191,7 @@ def compute_batch(
 
 
 def _result(one: Loaded, scores, targets, maps, thresholds, top_k) -> ImageResult:
+    assert one.image is not None  # only loaded images are explained
     case = classify(scores, one.item.gt, thresholds)
     return ImageResult(one.item, one.image, one.sha1, scores, targets, maps, case, top_k, stat=one.stat)
 

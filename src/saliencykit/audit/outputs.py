@@ -197,7 +197,7 @@ def _npz(result: ImageResult, label_names: list[str] | None) -> bytes:
     return buf.getvalue()
 
 
-def _metrics(metrics: Callable, result: ImageResult, label_names: list[str] | None) -> dict[str, float] | None:
+def _metrics(metrics: Callable, result: ImageResult, label_names: list[str] | None) -> dict[str, Any] | None:
     from ..explanation import Explanation
 
     explanation = Explanation(
