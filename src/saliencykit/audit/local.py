@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,6 +40,12 @@ log = logging.getLogger("saliencykit")
 
 Progress = Callable[[int, int], None]
 Metrics = Callable[[np.ndarray, Any], Mapping[str, float]]
+
+
+class RecordSink(Protocol):
+    """Where the loop commits finished records: the :class:`AuditStore`, or a Ray worker's collector."""
+
+    def add(self, records: Sequence[Mapping[str, Any]]) -> int: ...
 
 
 @dataclass
@@ -267,7 +273,7 @@ def _write(result, out, bases, label_names, options: RunOptions) -> dict[str, An
 class _LocalLoop:
     """The local overlapped loop: readers ahead, batched inference in the caller's thread, writers behind."""
 
-    def __init__(self, explainer, store: AuditStore, out: Path, bases, options: RunOptions, progress, total):
+    def __init__(self, explainer, store: RecordSink, out: Path, bases, options: RunOptions, progress, total):
         self.explainer = explainer
         self.store = store
         self.out = out
