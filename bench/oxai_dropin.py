@@ -33,7 +33,7 @@ def _arrays(result) -> dict[str, np.ndarray]:
     """The maps/arrays of an example's ``result`` (an Explanation or a dict of arrays), by key."""
     if hasattr(result, "saliency_map"):
         return {f"map_{k}": np.asarray(v) for k, v in result.saliency_map.items()}
-    return {str(k): np.asarray(v) for k, v in result.items()}
+    return {str(k): np.asarray(v) for k, v in result.items() if not isinstance(v, str)}
 
 
 def _describe(result) -> dict:
@@ -42,6 +42,8 @@ def _describe(result) -> dict:
         "type": f"{type(result).__name__}",
         "arrays": {k: [list(v.shape), str(v.dtype)] for k, v in arrays.items()},
     }
+    if isinstance(result, dict):
+        meta["values"] = {str(k): v for k, v in result.items() if isinstance(v, str)}
     if hasattr(result, "saliency_map"):
         meta.update(
             targets=[str(t) for t in result.targets],
@@ -70,23 +72,32 @@ def _f32_inference() -> None:
     ov.Core.compile_model = f32
 
 
-def run_one(name: str, side: str, out: Path, image: str, model: str, labels: list[str]) -> None:
-    """Run example ``name`` on one side; writes files into ``out/files`` and ``out/result.npz`` + ``meta.json``."""
+def run_one(name: str, side: str, out: Path, image: str, models: dict[str, str], labels: list[str]) -> None:
+    """Run example ``name`` on one side; writes files into ``out/files`` and ``out/result.npz`` + ``meta.json``
+    (an example openvino-xai itself refuses records the exception type instead)."""
     _f32_inference()
     source = oxai_examples.EXAMPLES[name]
     if side == "saliencykit":
         source = oxai_examples.to_saliencykit(source)
     files = out / "files"
     files.mkdir(parents=True, exist_ok=True)
-    scope = {"MODEL_PATH": model, "IMAGE_PATH": image, "LABELS": labels, "OUT": str(files), "__name__": "__example__"}
+    scope = oxai_examples.scope(name, models, image, labels, str(files))
     start = time.perf_counter()
-    exec(compile(source, name, "exec"), scope)  # noqa: S102
+    try:
+        exec(compile(source, name, "exec"), scope)  # noqa: S102
+    except Exception as exc:
+        if name not in oxai_examples.EXPECT_ERROR:
+            raise
+        bases = [c.__name__ for c in type(exc).__mro__]
+        meta = {"raised": bases, "message": str(exc)[:300], "files": sorted(p.name for p in files.rglob("*"))}
+        (out / "meta.json").write_text(json.dumps(meta))
+        return
     seconds = time.perf_counter() - start
     result = scope["result"]
     np.savez(out / "result.npz", **_arrays(result))
     meta = _describe(result)
     meta["seconds"] = seconds
-    meta["files"] = sorted(p.name for p in files.iterdir())
+    meta["files"] = sorted(str(p.relative_to(files)) for p in files.rglob("*") if p.is_file())
     (out / "meta.json").write_text(json.dumps(meta))
 
 
@@ -123,6 +134,20 @@ def _side(python: Path, side: str, name: str, out: Path, image: str) -> dict | N
     return json.loads((out / "meta.json").read_text())
 
 
+def model_variants(folder: Path) -> dict[str, str]:
+    """The demo model as each example's model: the float IR ("demo") and the deployed uint8 IRs."""
+    import saliencykit as sk
+
+    models = {"demo": str(sk.demo.model_path())}
+    for variant in ("nhwc_bgr", "nchw_bgr", "nchw_rgb"):
+        models[variant] = str(oxai_examples.deployed_model(models["demo"], folder / f"{variant}.xml", variant))
+    try:
+        models["onnx"] = str(oxai_examples.onnx_model(folder / "demo.onnx"))
+    except ImportError as exc:
+        print(f"no ONNX example ({exc.name} missing)")
+    return models
+
+
 def compare(names: list[str]) -> None:
     """Run ``names`` under both sides and print one row per example."""
     import saliencykit as sk
@@ -143,18 +168,32 @@ def compare(names: list[str]) -> None:
     for name in names:
         ours = _side(Path(sys.executable), "saliencykit", name, work / name / "ours", image)
         theirs = _side(OXAI_PYTHON, "oxai", name, work / name / "oxai", image) if have_oxai else None
+        if name in oxai_examples.EXPECT_ERROR:
+            expected = oxai_examples.EXPECT_ERROR[name]
+            raised_ours = expected in ours.get("raised", [])
+            raised_theirs = theirs is not None and expected in theirs.get("raised", [])
+            runs += raised_ours
+            print(
+                f"{name:26} {('raises' if raised_theirs else 'FAIL') if have_oxai else '-':>6} "
+                f"{'raises' if raised_ours else 'FAIL':>6}  both must raise {expected}"
+            )
+            for side, meta in (("ours", ours), ("oxai", theirs)):
+                if meta is not None:
+                    print(f"    {side}: {meta.get('raised', ['-'])[0]}: {meta.get('message', meta.get('error'))}")
+            continue
         ok_ours = "error" not in ours
         ok_theirs = theirs is not None and "error" not in theirs
         runs += ok_ours
         files = types = r = "-"
         if ok_ours and ok_theirs:
             files = "same" if ours["files"] == theirs["files"] else "DIFF"
-            keys = ("type", "arrays", "targets", "layout", "total_num_targets")
+            keys = ("type", "arrays", "targets", "layout", "total_num_targets", "values")
             types = "same" if all(ours.get(k) == theirs.get(k) for k in keys) else "DIFF"
             a = np.load(work / name / "ours" / "result.npz")
             b = np.load(work / name / "oxai" / "result.npz")
             rs = [
-                r for k in a.files if k in b.files and a[k].shape == b[k].shape and a[k].size > 1
+                r for k in a.files
+                if k in b.files and a[k].shape == b[k].shape and a[k].size > 1 and a[k].dtype.kind in "fiub"
                 for r in _map_rs(a[k], b[k]) if not np.isnan(r)
             ]  # fmt: skip
             r = f"{min(rs):.3f}" if rs else "-"
@@ -183,13 +222,16 @@ def main() -> None:
     parser.add_argument("--image")
     args = parser.parse_args()
     if args.run:
-        labels_model = json.loads(os.environ["OXAI_DROPIN"]) if "OXAI_DROPIN" in os.environ else None
-        model, labels = labels_model if labels_model else (None, None)
-        run_one(args.run, args.side, Path(args.out), args.image, model, labels)
+        models, labels = json.loads(os.environ["OXAI_DROPIN"])
+        run_one(args.run, args.side, Path(args.out), args.image, models, labels)
         return
     import saliencykit as sk
 
-    os.environ["OXAI_DROPIN"] = json.dumps([str(sk.demo.model_path()), sk.demo.labels()])
+    os.environ["OXAI_DROPIN"] = json.dumps(
+        [model_variants(Path(tempfile.mkdtemp(prefix="oxai_models_"))), sk.demo.labels()]
+    )
+    if "onnx" not in json.loads(os.environ["OXAI_DROPIN"])[0]:
+        args.examples = [n for n in args.examples or oxai_examples.EXAMPLES if oxai_examples.MODELS[n] != "onnx"]
     unknown = [n for n in args.examples if n not in oxai_examples.EXAMPLES]
     if unknown:
         sys.exit(f"unknown example(s) {', '.join(unknown)}; known: {', '.join(oxai_examples.EXAMPLES)}")

@@ -450,3 +450,24 @@ def test_a_file_missing_from_the_wheel_says_so(tmp_path, monkeypatch):
     _wheel(tmp_path / "wheels", {"modules/a.tflite": b"a"})
     with pytest.raises(ModelLoadError, match="has no such file; paths are relative to its mediapipe/ folder"):
         mediapipe_model_path("modules/b.tflite")
+
+
+# ------------------------------------------------------------------------------ drawing and preprocessing values
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: sk.visualize.colorize(np.eye(3, dtype=np.float32), "rainbow-ish"), "colormap 'rainbow-ish'"),
+        (lambda: sk.visualize.overlay(np.zeros((4, 4, 3), np.uint8), np.eye(4), alpha=2), "alpha=2"),
+        (lambda: sk.visualize.overlay(np.zeros((4, 4, 3), np.uint8), np.eye(4), alpha=-0.1), "between 0"),
+        (lambda: sk.visualize.overlay(np.zeros((4, 4, 3), np.uint16), np.eye(4)), "overlay image"),
+        (lambda: sk.Preprocess(size=224, mean="abc"), "mean='abc'.*--mean"),
+        (lambda: sk.Preprocess(size=224, std=float("nan")), "finite"),
+        (lambda: sk.Preprocess(size=224, mean=(1, 2)), "one number or three"),
+    ],
+    ids=["unknown-colormap", "alpha-above-1", "alpha-below-0", "overlay-on-16-bit", "mean-text", "std-nan", "mean-2"],
+)
+def test_bad_drawing_and_preprocessing_values(call, message):
+    with pytest.raises(SaliencyKitError, match=message):
+        call()

@@ -15,7 +15,7 @@ from scipy.optimize import Bounds, direct
 import saliencykit as sk
 from saliencykit.errors import MethodError
 from saliencykit.methods import AISE, METHODS, RISE, BlackBoxMethod, get_method
-from saliencykit.methods.aise import _Windows
+from saliencykit.methods.aise import Windows
 from saliencykit.methods.rise import FlatMapWarning, blurred, soft_mask
 from saliencykit.methods.sampling import MaskSampler, interpolation_matrix
 from saliencykit.metrics.scoring import make_substrate
@@ -225,7 +225,7 @@ def test_keyboard_interrupt_inside_predict_propagates(method):
 def test_aise_batches_its_searches_and_visits_the_points_of_sequential_direct():
     pixels = _pixels()
     fill = np.full(3, 127.5, np.float32)
-    windows = _Windows(SIZE, SIZE)
+    windows = Windows(SIZE, SIZE)
     method = AISE(preset="speed", aggregate="openvino-xai")
     sizes = []
 

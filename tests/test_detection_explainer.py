@@ -118,7 +118,7 @@ def test_drise_is_seeded_batched_and_reports_progress(scenes):
     np.testing.assert_array_equal(first.maps[0], again.maps[0])
     assert seen == [(48, 96), (96, 96)]
     assert first.stats["model_calls"] == 97 and first.stats["settings"]["num_masks"] == 96
-    assert explainer._plain_runner.dynamic_batch  # masked images go through in batches
+    assert explainer.task_object._plain_runner.dynamic_batch  # masked images go through in batches
     other = DetectionExplainer(
         mediapipe_model_path("blazeface"), postprocess="blazeface", method=DRISE(num_masks=96, seed=4)
     )(scenes[1].image, targets=0)

@@ -8,11 +8,11 @@ from .detection import DetectionExplainer, DetectionExplanation
 from .explainer import Explainer
 from .explanation import Explanation
 from .images import check_image, read_image
+from .insertion import has_xai, insert_xai
 from .labels import imagenet_labels, read_labels
 from .model import ModelRunner, load_model
 from .pipeline import Pipeline
 from .preprocess import Preprocess
-from .xai import has_xai, insert_xai
 
 try:
     __version__ = version("saliencykit")

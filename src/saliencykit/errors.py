@@ -53,3 +53,10 @@ class ModelOutputError(SaliencyKitError):
 
 class OutputError(SaliencyKitError):
     """An output file or folder cannot be written (a file where a folder should be, read-only, disk full)."""
+
+
+class OptionError(SaliencyKitError, ValueError):
+    """An option has a value it does not accept (an unknown colormap, an opacity outside [0, 1], ...).
+
+    Also a ``ValueError``, so code written against plain Python conventions still catches it.
+    """

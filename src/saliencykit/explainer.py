@@ -1,4 +1,9 @@
-"""The Explainer: chooses a method (white-box inside the graph, or black-box), runs it, returns Explanations."""
+"""The Explainer: one facade for every task — it picks the task, chooses a method from the registry (white-box
+inside the graph, or black-box), runs it and returns Explanations.
+
+What differs between tasks (predictions, targets, scores, labels) is the task object's
+(:mod:`saliencykit.tasks`); which methods exist is the registry's (:mod:`saliencykit.methods.registry`).
+"""
 
 from __future__ import annotations
 
@@ -12,47 +17,50 @@ import numpy as np
 from .errors import GraphError, MethodError
 from .explanation import Explanation
 from .images import as_images
-from .methods import METHODS, RISE, BlackBoxMethod, WhiteBoxMethod, get_method
+from .insertion import insert_whitebox
+from .methods import BlackBoxMethod, WhiteBoxMethod, registry
 from .methods.base import SALIENCY_OUTPUT
 from .pipeline import ModelSource, Pipeline
 from .preprocess import Postprocess, Preprocess
-from .targets import Targets, check_targets, resolve_targets
-from .visualize import normalize
-from .xai import insert_whitebox
+from .tasks import TASKS as TASK_REGISTRY
+from .tasks import Task, get_task
 
 log = logging.getLogger("saliencykit")
 
 MODES = ("auto", "whitebox", "blackbox")
-TASKS = ("classification", "detection")
-#: the registry's black-box methods: they take no target layer
-BLACKBOX_METHODS = ("rise", "aise")
+#: the task names ``task=`` takes (the task registry's)
+TASKS = tuple(TASK_REGISTRY)
 
 
 class Explainer:
-    """Explain a classifier's predictions with saliency maps.
+    """Explain a model's predictions with saliency maps: a classifier's classes, a detector's boxes.
 
     >>> explainer = Explainer("model.xml", preprocess=Preprocess(size=224, mean=127.5, std=127.5))  # doctest: +SKIP
     >>> explanation = explainer(image, targets=["Samoyed", 207])  # doctest: +SKIP
 
     Args:
         model: an IR/ONNX/TFLite path, an ``ov.Model``, a ``torch.nn.Module``, or a Python callable
-            ``predict(pixel_batch) -> scores`` (black-box only).
+            ``predict(pixel_batch) -> outputs`` (black-box only).
         preprocess: a :class:`Preprocess` (embedded in the graph) or a callable ``image -> model input``.
-        postprocess: ``"softmax"``, ``"sigmoid"``, ``"identity"`` or a callable on the model's outputs.
+        postprocess: classification: ``"softmax"``, ``"sigmoid"``, ``"identity"`` or a callable on the model's
+            outputs; detection: a preset name (``"blazeface"``, ``"palm"``), an ``SSDPostprocess`` or a callable
+            ``outputs -> per-image detections``.
         mode: ``"auto"`` (white-box when the graph allows, else black-box), ``"whitebox"`` or ``"blackbox"``.
-        method: a method name (``"reciprocam"``, ``"vit_reciprocam"``, ``"activation_map"``, ``"rise"``) or object.
-        target_layer: node name for white-box methods (default: found automatically).
+        method: a registered method name (``registry.help_text(task)`` lists them) or a method object.
+        target_layer: node name(s) for white-box methods (default: found automatically).
         label_names: class names, so targets can be given by name and files are named by label.
+        task: ``"classification"`` or ``"detection"`` (:mod:`saliencykit.tasks`); task options (detection:
+            ``class_output``) are further keywords.
     """
 
     def __init__(
         self,
-        model: ModelSource | Callable[[np.ndarray], np.ndarray],
+        model: ModelSource | Callable[[np.ndarray], Any],
         preprocess: Preprocess | Callable[[np.ndarray], np.ndarray] | None = None,
-        postprocess: Postprocess | None = None,
+        postprocess: Postprocess | Any = None,
         mode: str = "auto",
         method: str | WhiteBoxMethod | BlackBoxMethod | None = None,
-        target_layer: str | None = None,
+        target_layer: Any = None,
         device: str = "CPU",
         label_names: Sequence[str] | None = None,
         *,
@@ -61,34 +69,21 @@ class Explainer:
         input_shape: Sequence[int] | None = None,
         batch_size: int | None = None,
         task: str = "classification",
-        **detection_options: Any,
+        **task_options: Any,
     ) -> None:
-        if task not in TASKS:
-            raise MethodError(f"task='{task}': use one of {', '.join(TASKS)}.")
+        self.task_object: Task = get_task(task, **task_options)
         self.task = task
-        if task == "detection":
-            from .detection import DetectionExplainer
-
-            sizes = {} if batch_size is None else {"batch_size": batch_size}
-            self._detection = DetectionExplainer(
-                model, preprocess, postprocess, mode, method, target_layer, device, label_names,
-                input_name=input_name, example_input=example_input, input_shape=input_shape,
-                **sizes, **detection_options,
-            )  # fmt: skip
-            self.pipeline = self._detection.pipeline
-            self.mode = mode
-            self.method, self.reason = self._detection.method, self._detection.reason
-            self.method_description = self._detection.method_description
-            return
-        if detection_options:
-            raise MethodError(f"{', '.join(detection_options)}: only for task='detection'.")
-        postprocess = "softmax" if postprocess is None else postprocess
-        batch_size = 16 if batch_size is None else batch_size
         if mode not in MODES:
             raise MethodError(f"mode='{mode}': use one of {', '.join(MODES)}.")
-        self.pipeline = Pipeline(
-            model, preprocess, postprocess, device, label_names, input_name, example_input, input_shape, batch_size
-        )
+        settings = {
+            "device": device,
+            "label_names": label_names,
+            "input_name": input_name,
+            "example_input": example_input,
+            "input_shape": input_shape,
+            "batch_size": batch_size,
+        }
+        self.pipeline: Pipeline = self.task_object.pipeline(model, preprocess, postprocess, settings)
         self.mode = mode
         self.method, self.reason = self._choose(mode, method, target_layer)
         self.method_description = f"{self.method.name} ({self.reason})"
@@ -103,37 +98,74 @@ class Explainer:
     @property
     def whitebox(self) -> bool:
         """Whether the chosen method runs inside the graph."""
-        if self.task == "detection":
-            return self._detection.whitebox
-        return isinstance(self.method, WhiteBoxMethod)
+        return self._xai_graph is not None
 
-    def _graph_postprocess(self) -> str:
-        post = self.pipeline.postprocess
-        return post if isinstance(post, str) else "identity"
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that build this explainer again on another model (same method and settings)."""
+        pipeline = self.pipeline
+        return {
+            "preprocess": pipeline.preprocess,
+            "postprocess": pipeline.postprocess,
+            "mode": self.mode,
+            "method": self.method,
+            "device": pipeline.device,
+            "label_names": pipeline.label_names,
+            "input_name": pipeline.input_name,
+            "batch_size": pipeline.batch_size,
+            "task": self.task,
+            **self.task_object.rebuild_options(),
+        }
 
-    def _choose(self, mode: str, method: Any, target_layer: str | None) -> tuple[Any, str]:
+    def with_model(self, model: Any) -> Explainer:
+        """This explainer (method, preprocessing, postprocessing, task) rebuilt on ``model``, e.g. a randomised copy."""
+        return Explainer(model, **self.options())
+
+    # ------------------------------------------------------------------------------------------- the method
+
+    def _default_blackbox(self) -> Any:
+        return registry.lookup(self.task_object.default_blackbox).create(self.task)
+
+    def _check_task(self, method: Any) -> None:
+        """A method object made for another task shares the protocols' shape, not the arguments: say so now."""
+        tasks = getattr(method, "tasks", None)
+        if tasks is not None and self.task not in tasks:
+            nouns = " and ".join(get_task(t).noun if t in TASKS else t for t in tasks)
+            usable = ", ".join(registry.names(task=self.task))
+            raise MethodError(
+                f"{type(method).__name__} explains {nouns}; for {self.task_object.noun} use method= one of: "
+                f"{usable} (or their classes)."
+            )
+
+    def _choose(self, mode: str, method: Any, target_layer: Any) -> tuple[Any, str]:
+        """The one method-choice routine: what was named must exist and fit; only ``auto`` falls back."""
         self._xai_graph = None
+        if method is not None and not isinstance(method, str):
+            if not isinstance(method, (WhiteBoxMethod, BlackBoxMethod)):
+                raise MethodError(f"{method!r} is not an explanation method (it has neither insert() nor explain()).")
+            self._check_task(method)  # an object the user made; the registry's are made for the task
         if isinstance(method, str):
-            key = method.lower().replace("-", "_")
-            if key not in METHODS:
+            try:
+                spec = registry.lookup(method, self.task)
+            except MethodError:
                 raise MethodError(
-                    f"method='{method}' is unknown; available methods: {', '.join(METHODS)} (CLI: --method)."
-                )
-            if key in BLACKBOX_METHODS:
+                    f"method='{method}' is unknown; available methods: {', '.join(registry.names(task=self.task))} "
+                    "(CLI: --method)."
+                ) from None
+            if spec.kind == "blackbox":
                 if target_layer is not None:
                     raise MethodError(
                         f"target_layer='{target_layer}' is for white-box methods; method '{method}' is black-box "
                         "and explains the whole image. Drop target_layer= (CLI: --target-layer) or pick a "
                         "white-box method."
                     )
-                method = get_method(method)  # black-box methods take no target layer
-        if isinstance(method, BlackBoxMethod):
+                method = spec.create(self.task)  # black-box methods take no target layer
+            elif self.task not in spec.tasks:
+                spec.create(self.task)  # refused by name, with the methods for this task
+        if isinstance(method, BlackBoxMethod) and not isinstance(method, WhiteBoxMethod):
             if mode == "whitebox":
                 raise MethodError(f"method '{method.name}' is black-box but mode='whitebox'.")
             log.info("saliencykit: using %s (asked for)", method.name)
             return method, "asked for"
-        if method is not None and not isinstance(method, (str, WhiteBoxMethod)):
-            raise MethodError(f"{method!r} is not an explanation method (it has neither insert() nor explain()).")
         if method is not None and mode == "blackbox":
             raise MethodError(f"method {getattr(method, 'name', method)!r} is white-box but mode='blackbox'.")
         if target_layer is not None and mode == "blackbox":
@@ -142,50 +174,57 @@ class Explainer:
                 "(CLI: --target-layer, --mode)."
             )
         if mode == "blackbox":
-            return RISE(), "black-box mode"
+            return self._default_blackbox(), "black-box mode"
         # falling back to black-box is for the automatic choice only: what the user named must exist and fit
         explicit = mode == "whitebox" or method is not None or target_layer is not None
         if self.pipeline.ov_model is None:
             if explicit:
                 raise MethodError(
                     "white-box methods (and target_layer=) need a model graph; a Python callable is explained "
-                    "black-box: use mode='auto' or method='rise'."
+                    f"black-box: use mode='auto' or method='{self.task_object.default_blackbox}'."
                 )
-            return RISE(), "the model is a Python callable"
+            return self._default_blackbox(), "the model is a Python callable"
         try:
-            chosen, self._xai_graph, why = insert_whitebox(
-                self.pipeline.ov_model, method, target_layer, self._graph_postprocess()
-            )
+            if target_layer is not None:
+                self.task_object.check_target_layer(self.pipeline.ov_model, target_layer)
+            argument = self.task_object.insert_argument(self.pipeline.postprocess)
+            chosen, graph, why = insert_whitebox(self.pipeline.ov_model, method, target_layer, argument, self.task)
         except GraphError as exc:
             if explicit:
                 raise
+            fallback = self._default_blackbox()
             log.warning(
-                "saliencykit: falling back to black-box RISE (slower: many inferences per image) because %s", exc
+                "saliencykit: falling back to black-box %s (slower: many inferences per image) because %s",
+                getattr(fallback, "label", fallback.name),
+                exc,
             )
-            return RISE(), "no white-box method fits the graph"
+            return fallback, self.task_object.fallback_reason
+        self._xai_graph = graph
         log.info("saliencykit: using %s because %s", chosen.name, why)
         return chosen, why
+
+    # -------------------------------------------------------------------------------------------- explain
 
     def __call__(
         self,
         image: np.ndarray | Sequence[np.ndarray],
-        targets: Targets | None = None,
+        targets: Any = None,
         keep_image: bool = True,
         progress: Callable[[int, int], None] | None = None,
     ) -> Explanation | list[Explanation]:
         """Explain one RGB uint8 image (or a list of them) for ``targets``.
 
-        ``targets``: an int, a label name, a list mixing both, ``"top:k"``, ``"all"`` or -1; or a callable
-        ``targets(scores, index) -> targets`` that chooses per image from its scores (``index`` is the image's
-        position in the call) — a white-box method still needs one inference for it.
+        Classification ``targets``: an int, a label name, a list mixing both, ``"top:k"`` (default ``top:1``),
+        ``"all"`` or -1. Detection: a predicted box index (boxes sorted by decreasing score), a list of indices,
+        ``"all"`` (default), ``"top:k"``, or boxes ``[x0, y0, x1, y1, class]`` in pixels of the image. Either may be a
+        callable ``targets(prediction, index) -> targets`` that chooses per image from its prediction (``index`` is
+        the image's position in the call) — a white-box method still needs one inference for it.
         ``progress(done, total)`` is called as black-box methods advance (model inputs done / planned), so a
         long explanation can show a progress bar; Ctrl-C stops it and returns nothing half-made.
         """
-        if self.task == "detection":
-            return self._detection(image, "all" if targets is None else targets, keep_image, progress)
-        targets = "top:1" if targets is None else targets
+        targets = self.task_object.default_targets if targets is None else targets
         if not callable(targets):
-            check_targets(targets)  # a usage error, before any image is read or any inference runs
+            self.task_object.check_targets(targets)  # a usage error, before any image is read or inference runs
         self._progress = progress
         self._first = 0
         images, single = as_images(image)
@@ -198,68 +237,81 @@ class Explainer:
             results.extend(explain(images[start : start + step], chunk_targets, keep_image))
         return results[0] if single else results
 
-    def _explanation(self, image, targets, maps, scores, keep_image, stats) -> Explanation:
-        return Explanation(
-            targets=targets,
-            maps=maps,
-            scores={t: float(scores[t]) for t in targets},
+    def _names(self, count: int) -> list[str]:
+        return [f"image {self._first + i}" for i in range(count)]
+
+    def _explanation(self, image, chosen, maps, prediction, keep_image, stats) -> Explanation:
+        return self.task_object.explanation(
+            image,
+            chosen,
+            maps,
+            prediction,
             label_names=self.label_names,
             method=self.method_description,
-            image_size=tuple(image.shape[:2]),
-            predictions=scores,
             image=image if keep_image else None,
             stats=stats,
         )
 
-    def _explain_whitebox(self, images: list[np.ndarray], targets: Targets, keep_image: bool) -> list[Explanation]:
+    def _explain_whitebox(self, images: list[np.ndarray], targets: Any, keep_image: bool) -> list[Explanation]:
+        task = self.task_object
         start = time.perf_counter()
         pixels = np.stack([self.pipeline.pixels(im) for im in images])
+        assert self._runner is not None
         outputs = self.pipeline.run(self._runner, pixels)
-        scores = self.pipeline.scores(outputs[0], names=[f"image {self._first + i}" for i in range(len(images))])
         saliency = outputs[self._map_index]
+        predictions = task.read([o for k, o in enumerate(outputs) if k != self._map_index], self._names(len(images)))
         elapsed = (time.perf_counter() - start) / len(images)
         results = []
         for i, image in enumerate(images):
-            chosen = resolve_targets(_for_image(targets, scores[i], i), scores[i], self.label_names)
-            maps = {t: saliency[i, 0 if self.method.class_agnostic else t].astype(np.float32) for t in chosen}
+            chosen = task.targets(_for_image(targets, predictions[i], i), predictions[i], image.shape[:2])
+            maps = {
+                t.key: task.finish_map(task.whitebox_map(saliency[i], t, self.method), t, True, self.method.name)
+                for t in chosen
+            }
             stats = {"model_calls": 1, "wall_time_s": elapsed, "whitebox": True}
-            results.append(self._explanation(image, chosen, maps, scores[i], keep_image, stats))
+            results.append(self._explanation(image, chosen, maps, predictions[i], keep_image, stats))
         return results
 
-    def _explain_blackbox(self, images: list[np.ndarray], targets: Targets, keep_image: bool) -> list[Explanation]:
+    def _explain_blackbox(self, images: list[np.ndarray], targets: Any, keep_image: bool) -> list[Explanation]:
+        task = self.task_object
         results = []
         for i, image in enumerate(images):
             start = time.perf_counter()
-            predict = _CountedPredict(self.pipeline)
+            predict = _CountedPredict(self.pipeline, task)
             pixels = self.pipeline.pixels(image)
-            scores = predict(pixels[None], names=[f"image {self._first + i}"])[0]
-            chosen = resolve_targets(_for_image(targets, scores, i), scores, self.label_names)
-            with self.pipeline.quiet_blas():
-                raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill, progress=self._progress)
-            maps = {t: normalize(raw[k]) for k, t in enumerate(chosen)}
+            prediction = predict.predictions(pixels[None], self._names(len(images))[i : i + 1])[0]
+            chosen = task.targets(_for_image(targets, prediction, i), prediction, image.shape[:2])
+            maps = {}
+            if chosen:
+                with self.pipeline.quiet_blas():
+                    raw = self.method.explain(predict, pixels, chosen, fill=self.pipeline.fill, progress=self._progress)
+                maps = {t.key: task.finish_map(raw[k], t, False, self.method.name) for k, t in enumerate(chosen)}
             stats = {
                 "model_calls": predict.calls,
                 "wall_time_s": time.perf_counter() - start,
                 "whitebox": False,
                 "perturbed": predict.perturbed(),
             }
-            if hasattr(self.method, "settings"):
-                stats["settings"] = self.method.settings()
-            results.append(self._explanation(image, chosen, maps, scores, keep_image, stats))
+            settings = getattr(self.method, "settings", None)
+            if callable(settings):
+                stats["settings"] = settings()
+            results.append(self._explanation(image, chosen, maps, prediction, keep_image, stats))
         return results
 
-    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Class scores (N, C) for RGB uint8 images, without explaining (detection: boxes per image, in pixels)."""
-        if self.task == "detection":
-            return self._detection.detect(list(images))
-        return self.pipeline.predict(as_images(images)[0])
+    def predict(self, images: np.ndarray | Sequence[np.ndarray]) -> Any:
+        """Predictions without explaining: class scores (N, C); detection: boxes per image, in pixels."""
+        runner = self._runner if self.whitebox else None
+        index = self._map_index if self.whitebox else None
+        return self.task_object.predict_images(as_images(images)[0], runner, index)
 
 
 class _CountedPredict:
-    """The ``predict`` a black-box method gets: the pipeline's, counting model calls, with the in-graph blend."""
+    """The ``predict`` a black-box method gets: the task's outputs of perturbed copies, counting model calls, with
+    the in-graph blend where the task allows it."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, task: Task) -> None:
         self.pipeline = pipeline
+        self.task = task
         self.calls = 0
         self.in_graph = False
 
@@ -271,12 +323,17 @@ class _CountedPredict:
             return "resized image, blended on the host (normalisation in the graph)"
         return "original image, blended on the host, then preprocessed by the callable for every copy"
 
-    def __call__(self, batch: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
-        self.calls += len(batch)
-        return self.pipeline.predict_pixels(batch, names)
+    def predictions(self, pixels: np.ndarray, names: Sequence[str]) -> Sequence[Any]:
+        """The task's predictions of the unperturbed image(s)."""
+        self.calls += len(pixels)
+        return self.task.predict(pixels, names)
 
-    def blend_scorer(self, pixels: np.ndarray, base: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray] | None:
-        score = self.pipeline.blend_scorer(pixels, base)
+    def __call__(self, batch: np.ndarray) -> Any:
+        self.calls += len(batch)
+        return self.task.perturbed(batch)
+
+    def blend_scorer(self, pixels: np.ndarray, base: np.ndarray | float) -> Callable[[np.ndarray], Any] | None:
+        score = self.pipeline.blend_scorer(pixels, base) if self.task.in_graph_blend else None
         if score is None:
             return None
         self.in_graph = True
@@ -288,11 +345,11 @@ class _CountedPredict:
         return counted
 
 
-def _for_image(targets: Targets | Callable, scores: np.ndarray, index: int) -> Targets:
-    """The targets of one image: ``targets(scores, index)`` when a callable chooses them per image."""
-    return targets(scores, index) if callable(targets) else targets
+def _for_image(targets: Any, prediction: Any, index: int) -> Any:
+    """The targets of one image: ``targets(prediction, index)`` when a callable chooses them per image."""
+    return targets(prediction, index) if callable(targets) else targets
 
 
 def _offset(choose: Callable, start: int) -> Callable:
     """``choose`` seen from a chunk that starts at image ``start`` of the call."""
-    return lambda scores, index: choose(scores, start + index)
+    return lambda prediction, index: choose(prediction, start + index)

@@ -61,7 +61,16 @@ def _check_size(size: object) -> tuple[int, int]:
 
 
 def _triple(value: float | Sequence[float], name: str) -> tuple[float, float, float]:
-    values = [float(value)] * 3 if np.isscalar(value) else [float(v) for v in value]  # type: ignore[union-attr]
+    try:
+        items = [value] if np.isscalar(value) else list(value)  # type: ignore[arg-type]
+        values = [float(v) for v in items]
+    except (TypeError, ValueError):
+        raise PreprocessError(
+            f"Preprocess {name}={value!r}: give one number or three (one per channel, RGB order), e.g. 127.5 or "
+            f"(123.7, 116.3, 103.5) (CLI: --{'std' if name == 'scale' else name})."
+        ) from None
+    if not all(np.isfinite(values)):
+        raise PreprocessError(f"Preprocess {name}={value!r}: the values must be finite numbers.")
     if len(values) == 1:
         values = values * 3
     if len(values) != 3:

@@ -1,13 +1,15 @@
-"""Turning a user's ``targets=`` request into class indices for one image."""
+"""Targets of a classifier: a user's ``targets=`` request as class indices, and the class target a method scores."""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .errors import TargetError
+from .errors import MethodError, TargetError
 from .labels import label_index
 
 Targets = int | str | Sequence[int | str]
@@ -98,6 +100,7 @@ def resolve_targets(targets: Targets, scores: np.ndarray, label_names: list[str]
         return list(range(num_classes))
     out: list[int] = []
     for item in _items(targets):
+        index: int | None
         if isinstance(item, str):
             index = label_index(item, label_names)
         else:
@@ -109,3 +112,39 @@ def resolve_targets(targets: Targets, scores: np.ndarray, label_names: list[str]
         if index not in out:
             out.append(index)
     return out
+
+
+@dataclass(frozen=True)
+class ClassTarget:
+    """One class of a classifier, as a black-box method scores it: the class's probability in each perturbed copy.
+
+    The classification counterpart of :class:`saliencykit.tasks.detection.BoxTarget` (the idea of pytorch-grad-cam's
+    ``ClassifierOutputTarget``): a method asks the target, not the task, what to score.
+    """
+
+    index: int
+
+    @property
+    def key(self) -> int:
+        return self.index
+
+    @staticmethod
+    def score_batch(targets: Sequence[ClassTarget], outputs: np.ndarray, count: int) -> np.ndarray:
+        """Scores (count, T) of ``targets`` in class scores ``outputs`` (count, C) of a perturbed batch."""
+        scores = np.asarray(outputs)
+        if scores.ndim != 2 or scores.shape[0] != count:
+            raise MethodError(f"predict returned scores of shape {scores.shape} for a batch of {count} images.")
+        return scores[:, [t.index for t in targets]]
+
+
+def as_scored_targets(targets: Sequence[Any]) -> list[Any]:
+    """Targets as objects with ``score_batch``: class indices become :class:`ClassTarget`, target objects stay."""
+    return [t if hasattr(t, "score_batch") else ClassTarget(int(t)) for t in targets]
+
+
+def score_targets(targets: Sequence[Any], outputs: Any, count: int) -> np.ndarray:
+    """Scores (count, T) float64 of every target in the model outputs of a perturbed batch of ``count`` images."""
+    if not targets:
+        return np.zeros((count, 0), np.float64)
+    targets = as_scored_targets(targets)
+    return np.asarray(type(targets[0]).score_batch(targets, outputs, count), np.float64)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .errors import OptionError
+from .images import check_image
+
 _COLORMAPS = {
     "jet": cv2.COLORMAP_JET,
     "turbo": cv2.COLORMAP_TURBO,
@@ -90,7 +93,7 @@ def colorize(saliency: np.ndarray, colormap: str = "jet") -> np.ndarray:
     (2, 2, 3)
     """
     if colormap not in _COLORMAPS:
-        raise ValueError(f"colormap '{colormap}': use one of {', '.join(_COLORMAPS)}.")
+        raise OptionError(f"colormap '{colormap}': use one of {', '.join(_COLORMAPS)}.")
     gray = np.clip(np.asarray(saliency, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if _COLORMAPS[colormap] is None:
         return np.repeat(gray[..., None], 3, axis=2)
@@ -105,6 +108,9 @@ def overlay(image: np.ndarray, saliency: np.ndarray, colormap: str = "jet", alph
     >>> overlay(np.zeros((10, 20, 3), np.uint8), np.eye(3, dtype=np.float32)).shape
     (10, 20, 3)
     """
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise OptionError(f"alpha={alpha}: the map's opacity must be between 0 (photo only) and 1 (map only).")
+    image = check_image(image, "overlay image")
     colour = colorize(normalize(resize(saliency, image.shape[:2])), colormap)
     blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colour.astype(np.float32)
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)

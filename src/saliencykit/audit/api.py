@@ -175,12 +175,13 @@ def _count(value: Any, option: str, name: str, minimum: int, meaning: str) -> No
 
 def _check_options(mode, method, class_map, max_maps, top_k, batch_size, workers, max_side, alpha) -> None:
     """Every option that can be checked without the model, so that a mistake fails before anything is loaded."""
-    from ..methods import METHODS
+    from ..methods import registry
 
     if mode not in MODES:
         raise SaliencyKitError(f"--mode {mode!r} (mode={mode!r}): use one of {', '.join(MODES)}.")
-    if isinstance(method, str) and method.lower().replace("-", "_") not in METHODS:
-        raise SaliencyKitError(f"--method {method!r} is not a method; available: {', '.join(METHODS)}.")
+    known = registry.names(task="classification")
+    if isinstance(method, str) and method.lower().replace("-", "_") not in known:
+        raise SaliencyKitError(f"--method {method!r} is not a method; available: {', '.join(known)}.")
     if isinstance(class_map, str) and class_map not in CLASS_MAP_MODES and not Path(class_map).is_file():
         raise DatasetError(
             f"--class-map {class_map!r}: neither one of {', '.join(CLASS_MAP_MODES)} nor a JSON/CSV file that exists."

@@ -136,14 +136,8 @@ class ExplainerSpec:
     xml: bytes | None
     weights: bytes | None
     predict_fn: Any
-    preprocess: Any
-    postprocess: Any
-    mode: str
-    method: Any
-    device: str
-    label_names: list[str] | None
-    batch_size: int
-    input_name: str | None
+    #: ``Explainer.options()``: everything but the model that rebuilds the explainer
+    options: dict[str, Any]
 
     @classmethod
     def of(cls, explainer: Any) -> ExplainerSpec:
@@ -160,19 +154,7 @@ class ExplainerSpec:
                 xml = (Path(tmp) / "model.xml").read_bytes()
                 weights_file = Path(tmp) / "model.bin"
                 weights = weights_file.read_bytes() if weights_file.exists() else b""
-        return cls(
-            xml=xml,
-            weights=weights,
-            predict_fn=pipeline.predict_fn,
-            preprocess=pipeline.preprocess,
-            postprocess=pipeline.postprocess,
-            mode=explainer.mode,
-            method=explainer.method,
-            device=pipeline.device,
-            label_names=pipeline.label_names,
-            batch_size=pipeline.batch_size,
-            input_name=pipeline.input_name,
-        )
+        return cls(xml=xml, weights=weights, predict_fn=pipeline.predict_fn, options=explainer.options())
 
     def build(self) -> Any:
         """The explainer, compiled in this process."""
@@ -186,17 +168,7 @@ class ExplainerSpec:
             model: Any = core().read_model(self.xml, tensor)
         else:
             model = self.predict_fn
-        return Explainer(
-            model,
-            self.preprocess,
-            self.postprocess,
-            mode=self.mode,
-            method=self.method,
-            device=self.device,
-            label_names=self.label_names,
-            input_name=self.input_name,
-            batch_size=self.batch_size,
-        )
+        return Explainer(model, **self.options)
 
 
 # -- the shared-storage check ----------------------------------------------------------------------------------

@@ -1,16 +1,16 @@
 """Explaining object detectors: per-box saliency maps, white-box inside the graph or black-box.
 
-- :class:`DetectionExplainer` — the facade (``sk.Explainer(..., task="detection")``), targets are boxes;
+- :class:`DetectionExplainer` — ``sk.Explainer(..., task="detection")``; targets are boxes
+  (:mod:`saliencykit.tasks.detection`);
 - :class:`DetClassProbabilityMap` — white-box per-class maps from the class head at every scale
   (:mod:`saliencykit.graph.detection`);
-- :class:`~saliencykit.methods.drise.DRISE` and :class:`~saliencykit.methods.aise_detection.AISEDetection` —
-  black-box, batched;
+- :class:`DRISE` and :class:`AISEDetection` — RISE and AISE with the detection task's box targets and defaults
+  (:mod:`saliencykit.methods.rise`, :mod:`saliencykit.methods.aise`);
 - :mod:`saliencykit.detection.ssd` — anchors, box decoding and NMS for SSD-style models, with presets for the
   MediaPipe BlazeFace and palm detectors (the example to copy for your own detector).
 """
 
-from ..methods.aise_detection import AISEDetection
-from ..methods.drise import DRISE
+from ..methods import DRISE, AISEDetection
 from .base import Detect, DetectionBlackBoxMethod, DetectionWhiteBoxMethod
 from .boxes import DetectionBatch, Detections, box_iou, box_similarity, normalize_boxes, scale_boxes
 from .explainer import DETECTION_METHODS, DetectionExplainer, get_detection_method

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import openvino as ov
 
@@ -32,7 +32,7 @@ class DetClassProbabilityMap:
     reduce_anchors: str = "max"
     combine_scales: str = "max"
     name: str = "det_class_probability_map"
-    class_agnostic: bool = False
+    tasks: ClassVar[tuple[str, ...]] = ("detection",)
 
     def insert(self, model: ov.Model, hints: dict[str, Any] | None = None) -> ov.Model:
         """A copy of ``model`` with a ``saliency_map`` output (N, K, H, W).
@@ -43,7 +43,7 @@ class DetClassProbabilityMap:
         from ..graph.detection import insert_det_class_probability_map
 
         hints = dict(hints or {})
-        default = hints.get("activation") if hints.get("activation") in ("sigmoid", "softmax") else "sigmoid"
+        default = str(hints["activation"]) if hints.get("activation") in ("sigmoid", "softmax") else "sigmoid"
         return insert_det_class_probability_map(
             model,
             target_layer=self.target_layer,

@@ -1,33 +1,27 @@
-"""Explanation methods behind two small protocols, and a registry by name."""
+"""Explanation methods behind two small protocols; :mod:`.registry` is the one list of them by name."""
 
 from __future__ import annotations
 
-from ..errors import MethodError
-from .aise import AISE
+from . import registry
+from .aise import AISE, AISEDetection
 from .base import SALIENCY_OUTPUT, BlackBoxMethod, Predict, WhiteBoxMethod
-from .rise import RISE, FlatMapWarning
+from .rise import DRISE, RISE, FlatMapWarning
 from .sampling import MaskSampler
 from .whitebox import ActivationMap, ReciproCAM, ViTReciproCAM
 
-METHODS: dict[str, type] = {
-    "reciprocam": ReciproCAM,
-    "vit_reciprocam": ViTReciproCAM,
-    "activation_map": ActivationMap,
-    "rise": RISE,
-    "aise": AISE,
-}
+#: the classification methods by name: a live view of :mod:`.registry`
+METHODS = registry.View("classification")
 
 
 def get_method(name: str, **kwargs) -> WhiteBoxMethod | BlackBoxMethod:
-    """A method object from its registry name, e.g. ``get_method("reciprocam", kernel="gaussian")``."""
-    key = name.lower().replace("-", "_")
-    if key not in METHODS:
-        raise MethodError(f"method '{name}' is unknown; available: {', '.join(METHODS)}.")
-    return METHODS[key](**kwargs)
+    """A classification method object from its registry name, e.g. ``get_method("reciprocam", kernel="gaussian")``."""
+    return METHODS.create(name, **kwargs)
 
 
 __all__ = [
     "AISE",
+    "DRISE",
+    "AISEDetection",
     "METHODS",
     "RISE",
     "SALIENCY_OUTPUT",
@@ -40,4 +34,5 @@ __all__ = [
     "ViTReciproCAM",
     "WhiteBoxMethod",
     "get_method",
+    "registry",
 ]

@@ -1,4 +1,8 @@
-"""AISE for classification: adaptive input sampling with Gaussian kernels, searched by DIRECT, batched.
+"""AISE: adaptive input sampling with Gaussian kernels, searched by DIRECT, batched; for any task's targets.
+
+The target's score is asked of the target (``type(target).score_batch``): a class's probability for a
+classifier; for a detector (:class:`AISEDetection`, openvino-xai's AISE for detection) how well the box is still
+found, with each box's search region and kernel widths taken from the box (``search_region``, ``shorter_side``).
 
 AISE (openvino-xai's "Adaptive Input Sampling for Explanation") looks for the places where a Gaussian window of
 the image matters most to the target's score. For each kernel width it runs the DIRECT global optimiser
@@ -32,13 +36,14 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.optimize import Bounds, direct
 
 from ..errors import MethodError
-from .base import Predict, blend_scorer
+from ..targets import as_scored_targets, score_targets
+from .base import AcceptsBoxes, Fill, Predict, Progress, blend_scorer
 from .rise import FlatMapWarning
 
 #: openvino-xai's AISE presets: preset -> (evaluations per kernel width, kernel widths)
@@ -47,7 +52,7 @@ PRESETS: dict[str, tuple[int, tuple[float, ...]]] = {
     "balance": (50, tuple(np.linspace(0.1, 0.25, 3).tolist())),
     "quality": (50, tuple(np.linspace(0.075, 0.25, 5).tolist())),
 }
-AGGREGATES = ("shifted", "density", "openvino-xai")
+AGGREGATES = ("shifted", "density", "openvino-xai", "nonnegative")
 
 
 @dataclass
@@ -77,25 +82,35 @@ class AISE:
     locally_biased: bool = False
     deletion: bool = True
     aggregate: str = "shifted"
+    padding: float = 0.5
     name: str = "aise"
 
+    #: the tasks this configuration explains (the registry's ``aise`` gives :class:`AISEDetection` for detection)
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    PRESETS: ClassVar[dict[str, tuple[int, tuple[float, ...]]]] = PRESETS
+
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise MethodError(f"AISE preset='{self.preset}': use one of {', '.join(PRESETS)}.")
+        if self.preset not in self.PRESETS:
+            raise MethodError(f"AISE preset='{self.preset}': use one of {', '.join(self.PRESETS)}.")
         if self.aggregate not in AGGREGATES:
             raise MethodError(f"AISE aggregate='{self.aggregate}': use one of {', '.join(AGGREGATES)}.")
         iterations, widths = self._sizes()
         if iterations < 1:
             raise MethodError(f"AISE num_iterations_per_kernel={iterations}: use at least 1.")
         if not widths or min(widths) <= 0:
-            raise MethodError(f"AISE kernel_widths={list(widths)}: give positive widths (fractions of the side).")
+            raise MethodError(f"AISE {self.WIDTHS}={list(widths)}: give positive numbers ({self.WIDTHS_MEANING}).")
+
+    #: the option that sets the kernel widths, and what its numbers mean
+    WIDTHS: ClassVar[str] = "kernel_widths"
+    WIDTHS_MEANING: ClassVar[str] = "fractions of the image side"
 
     def _sizes(self) -> tuple[int, tuple[float, ...]]:
-        iterations, widths = PRESETS[self.preset]
+        iterations, widths = self.PRESETS[self.preset]
         if self.num_iterations_per_kernel is not None:
             iterations = int(self.num_iterations_per_kernel)
-        if self.kernel_widths is not None:
-            widths = tuple(float(w) for w in self.kernel_widths)
+        given = getattr(self, self.WIDTHS)
+        if given is not None:
+            widths = tuple(float(w) for w in given)
         return iterations, widths
 
     def settings(self) -> dict[str, Any]:
@@ -104,7 +119,7 @@ class AISE:
         return {
             "method": self.name,
             "num_iterations_per_kernel": iterations,
-            "kernel_widths": [round(w, 6) for w in widths],
+            self.WIDTHS: [round(w, 6) for w in widths],
             "solver_epsilon": self.solver_epsilon,
             "locally_biased": self.locally_biased,
             "deletion": self.deletion,
@@ -112,21 +127,21 @@ class AISE:
         }
 
     def explain(
-        self,
-        predict: Predict,
-        pixels: np.ndarray,
-        targets: list[int],
-        fill: np.ndarray | float = 0.0,
-        progress: Callable[[int, int], None] | None = None,
+        self, predict: Predict, pixels: np.ndarray, targets: Sequence[Any], fill: Fill = 0.0, progress: Progress = None
     ) -> np.ndarray:
-        """Maps (T, H, W) float32 in [0, 1] for ``targets`` of the float32 H x W x 3 ``pixels``."""
+        """Maps (T, H, W) float32 in [0, 1] for ``targets`` of the float32 H x W x 3 ``pixels``.
+
+        ``targets`` are class indices or target objects with ``score_batch`` (a task's targets, e.g. boxes). A
+        target whose score never changes gets an all-zero map and a :class:`FlatMapWarning`; one whose scores are
+        not finite gets a NaN map.
+        """
         h, w = pixels.shape[:2]
-        targets = [int(t) for t in targets]
-        windows = _Windows(h, w)
+        targets = as_scored_targets(targets)
+        windows = Windows(h, w)
         searches, history = self._search(predict, pixels, targets, fill, windows, progress)
         maps, flat = self._aggregate(windows, searches, history, len(targets))
         if flat:
-            names = ", ".join(str(targets[k]) for k in flat)
+            names = ", ".join(str(targets[k].key) for k in flat)
             warnings.warn(
                 f"AISE: the score of target {names} did not change under any window, so its map is flat (all "
                 "zeros). The model may ignore its input or saturate: check the model and preprocessing.",
@@ -135,11 +150,30 @@ class AISE:
             )
         return maps.astype(np.float32)
 
+    def _plan(self, targets: Sequence[Any]) -> list[tuple[int, float, np.ndarray, np.ndarray]]:
+        """One search per (target, kernel width): ``(target position, width, region low, region high)``.
+
+        A target may offer ``search_region(padding)`` (a box's grown extent, as (y, x) corners in [0, 1]) and
+        ``shorter_side``; classes search the whole image with the widths as given.
+        """
+        _, widths = self._sizes()
+        plan = []
+        for k, target in enumerate(targets):
+            region = getattr(target, "search_region", None)
+            low, high = region(self.padding) if region is not None else (np.zeros(2), np.ones(2))
+            for width in widths:
+                plan.append((k, self._width(target, width), low, high))
+        return plan
+
+    def _width(self, target: Any, width: float) -> float:
+        return width
+
     def _search(self, predict, pixels, targets, fill, windows, progress):
         """Run every (target, width) DIRECT search, batched; returns the searches and their visited points."""
-        iterations, widths = self._sizes()
+        iterations, _ = self._sizes()
         score_masks = blend_scorer(predict, pixels, fill)
-        searches = [(k, width) for k in range(len(targets)) for width in widths]
+        plan = self._plan(targets)
+        searches = [(k, width) for k, width, _, _ in plan]
         history: list[list[tuple[np.ndarray, float]]] = [[] for _ in searches]
         per_point = 2 if self.deletion else 1  # kept and deleted window: two model inputs per point
         total = len(searches) * iterations * per_point
@@ -148,19 +182,16 @@ class AISE:
         def score(requests: dict[int, np.ndarray]) -> dict[int, float]:
             nonlocal done
             ids = sorted(requests)
-            points = np.stack([requests[i] for i in ids])
+            points = np.stack([plan[i][2] + requests[i] * (plan[i][3] - plan[i][2]) for i in ids])
             kept = windows.masks(points, np.array([searches[i][1] for i in ids]))
             images = [kept, 1.0 - kept] if self.deletion else [kept]
-            scores = np.asarray(score_masks(np.concatenate(images)), np.float64)
-            if scores.ndim != 2 or scores.shape[0] != len(ids) * len(images):
-                raise MethodError(
-                    f"predict returned scores of shape {scores.shape} for {len(ids) * len(images)} images."
-                )
+            count = len(ids) * len(images)
+            scores = score_targets(targets, score_masks(np.concatenate(images)), count)
             out = {}
             for j, i in enumerate(ids):
-                target = targets[searches[i][0]]
-                value = scores[j, target] - (scores[len(ids) + j, target] if self.deletion else 0.0)
-                history[i].append((requests[i], float(value)))
+                k = searches[i][0]
+                value = scores[j, k] - (scores[len(ids) + j, k] if self.deletion else 0.0)
+                history[i].append((points[j], float(value)))
                 out[i] = value
             done += len(ids) * per_point
             if progress is not None:
@@ -168,22 +199,30 @@ class AISE:
             return out
 
         search = direct_search(iterations, self.solver_epsilon, self.locally_biased)
-        _run_batched(len(searches), search, score)
+        run_batched(len(searches), search, score)
         return searches, history
 
     def _aggregate(self, windows, searches, history, num_targets):
         h, w = len(windows.ys), len(windows.xs)
         maps = np.zeros((num_targets, h, w), np.float64)
         flat = []
+        broken: set[int] = set()
         spread = np.zeros(num_targets)
         for i, (k, width) in enumerate(searches):
+            if not history[i]:
+                continue
             points = np.array([p for p, _ in history[i]])
             values = np.array([v for _, v in history[i]])
-            spread[k] = max(spread[k], np.ptp(values) if len(values) else 0.0)
+            if not np.all(np.isfinite(values)):
+                broken.add(k)
+                continue
+            spread[k] = max(spread[k], np.ptp(values))
             if self.aggregate == "openvino-xai":
                 weights = values
             elif self.aggregate == "shifted":
                 weights = values - values.min()
+            elif self.aggregate == "nonnegative":
+                weights = values - min(0.0, float(values.min()))
             else:
                 weights = np.ones_like(values)
             density = windows.density(points, weights, width)
@@ -192,19 +231,67 @@ class AISE:
                 density = density / peak
             maps[k] += density
         for k in range(num_targets):
+            if k in broken:  # the model gave NaN / inf: let the caller see it
+                maps[k] = np.nan
+                continue
             if not spread[k] > 1e-9:
                 maps[k] = 0.0
                 flat.append(k)
                 continue
             peak = maps[k].max()
-            if peak != 0:
+            if peak != 0 and self.aggregate != "nonnegative":
                 maps[k] /= peak  # openvino-xai divides by the peak even when it is negative
             lo, hi = maps[k].min(), maps[k].max()
             maps[k] = (maps[k] - lo) / (hi - lo) if hi > lo else 0.0
         return maps, flat
 
 
-class _Windows:
+#: openvino-xai's AISE detection presets: preset -> (evaluations per kernel width, divisors of the box's shorter side)
+DETECTION_PRESETS: dict[str, tuple[int, tuple[float, ...]]] = {
+    "speed": (20, tuple(np.linspace(7, 1, 3).tolist())),
+    "balance": (50, tuple(np.linspace(7, 1, 3).tolist())),
+    "quality": (50, tuple(np.linspace(8, 1, 5).tolist())),
+}
+
+
+@dataclass
+class AISEDetection(AcceptsBoxes, AISE):  # type: ignore[misc]  # explain also takes (boxes, classes)
+    """AISE with the detection task's target, a box (openvino-xai's AISE for detection), every search batched.
+
+    For every target box and kernel width, DIRECT searches the centre of a Gaussian window inside the box grown by
+    ``padding`` times its size on each side; the objective keeps only the window and scores how well the box is
+    still found (:class:`saliencykit.tasks.detection.BoxTarget`: D-RISE's similarity). The widths are the box's
+    shorter side divided by ``divisors``. Defaults are openvino-xai's for detection: ``solver_epsilon=0.05``, no
+    deletion term, and weights shifted only when some are negative (``aggregate="nonnegative"``).
+
+    Args:
+        divisors: kernel widths are the box's shorter side divided by these (overrides the preset).
+        padding: the search region is the box grown by ``padding`` times its size on each side.
+        others: as :class:`AISE`.
+
+    >>> AISEDetection(preset="speed").settings()["divisors"]
+    [7.0, 4.0, 1.0]
+    """
+
+    divisors: Sequence[float] | None = None
+    solver_epsilon: float = 0.05
+    deletion: bool = False
+    aggregate: str = "nonnegative"
+
+    tasks: ClassVar[tuple[str, ...]] = ("detection",)
+    PRESETS: ClassVar[dict[str, tuple[int, tuple[float, ...]]]] = DETECTION_PRESETS
+    WIDTHS: ClassVar[str] = "divisors"
+    WIDTHS_MEANING: ClassVar[str] = "the box's shorter side is divided by them"
+
+    def _width(self, target: Any, width: float) -> float:
+        return target.shorter_side / width
+
+    def settings(self) -> dict[str, Any]:
+        """The effective parameters (presets resolved)."""
+        return {**super().settings(), "padding": self.padding}
+
+
+class Windows:
     """Gaussian windows on the unit square sampled at the image's pixels, each scaled to a peak of 1."""
 
     def __init__(self, h: int, w: int) -> None:
@@ -261,7 +348,7 @@ class _Aborted(Exception):
     """Raised inside a search thread to unwind it when the run stops early."""
 
 
-def _run_batched(
+def run_batched(
     count: int,
     search: Callable[[Callable[[np.ndarray], float]], Any],
     score: Callable[[dict[int, np.ndarray]], dict[int, float]],

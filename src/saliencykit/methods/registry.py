@@ -10,7 +10,7 @@ and one :func:`register` call (a project of yours can register its own method th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,8 @@ class MethodSpec:
         summary: one line for help texts.
         options: the keyword options it takes (``preset``, ``seed``, ``target_layer``, ...).
         aliases: other accepted spellings.
+        auto_rank: white-box methods with a rank are tried by the automatic choice, lowest first, per task.
+        auto_reason: why the automatic choice took it when it fits (recorded in ``explanation.method``).
     """
 
     name: str
@@ -40,6 +42,8 @@ class MethodSpec:
     summary: str
     options: tuple[str, ...] = ()
     aliases: tuple[str, ...] = field(default=())
+    auto_rank: int | None = None
+    auto_reason: str = ""
 
     def create(self, task: str = "classification", **options: Any) -> Any:
         """A method object for ``task``; unknown options and unsupported tasks are refused by name."""
@@ -53,6 +57,13 @@ class MethodSpec:
             takes = ", ".join(self.options) or "no options"
             raise MethodError(f"method '{self.name}' takes no option {', '.join(unknown)} (it takes: {takes}).")
         return self.factory(task, **options)
+
+    def method_class(self, task: str) -> Any:
+        """The class (or factory) that makes the method for ``task``: ``method_class(task)(**options)``."""
+        target = getattr(self.factory, "target", None)
+        if target is not None:
+            return target(task)
+        return lambda **options: self.factory(task, **options)
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
@@ -103,6 +114,43 @@ def lookup(name: str, task: str | None = None) -> MethodSpec:
     return spec
 
 
+def automatic(task: str) -> list[MethodSpec]:
+    """The white-box methods the automatic choice tries for ``task``, in order."""
+    ranked = [s for s in available(task, "whitebox") if s.auto_rank is not None]
+    return sorted(ranked, key=lambda s: int(s.auto_rank or 0))
+
+
+class View(Mapping[str, Any]):
+    """A live ``{name: class}`` view of the methods for one task (with their aliases if asked).
+
+    ``methods.METHODS`` and ``detection.DETECTION_METHODS`` are such views: a method registered later shows up.
+    """
+
+    def __init__(self, task: str, aliases: bool = False) -> None:
+        self.task, self.aliases = task, aliases
+
+    def _keys(self) -> list[str]:
+        return [k for k, s in _REGISTRY.items() if self.task in s.tasks and (self.aliases or k == _key(s.name))]
+
+    def __getitem__(self, name: str) -> Any:
+        key = _key(name)
+        if key not in self._keys():
+            raise KeyError(name)
+        return _REGISTRY[key].method_class(self.task)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def create(self, name: str, **options: Any) -> Any:
+        """A method object by name with any constructor options (the older ``get_method`` spelling)."""
+        if _key(name) not in self._keys():
+            raise MethodError(f"method '{name}' is unknown; available: {', '.join(names(task=self.task))}.")
+        return self[name](**options)
+
+
 def help_text(task: str | None = None) -> str:
     """One line for ``--method`` help: white-box and black-box names, e.g. ``reciprocam, ... (white-box); ...``."""
     parts = []
@@ -113,25 +161,37 @@ def help_text(task: str | None = None) -> str:
     return "; ".join(parts) + "."
 
 
-def _lazy(module: str, by_task: dict[str, str]) -> Callable[..., Any]:
-    """A factory that imports ``module`` only when a method object is made (keeps ``import saliencykit`` light)."""
+class _lazy:  # noqa: N801 (used like a function in the table below)
+    """A factory that imports ``module`` only when a method object is made (keeps ``import saliencykit`` light).
 
-    def factory(task: str, **options: Any) -> Any:
+    ``by_task`` names the class per task; the first is the method's general class, used for a task the spec lists
+    without an entry of its own (a configuration such as D-RISE is an entry for its task).
+    """
+
+    def __init__(self, module: str, by_task: dict[str, str]) -> None:
+        self.module, self.by_task = module, by_task
+
+    def target(self, task: str) -> Any:
+        """The class that makes the method for ``task``."""
         import importlib
 
-        return getattr(importlib.import_module(module, __package__), by_task[task])(**options)
+        name = self.by_task.get(task, next(iter(self.by_task.values())))
+        return getattr(importlib.import_module(self.module, __package__), name)
 
-    return factory
+    def __call__(self, task: str, **options: Any) -> Any:
+        return self.target(task)(**options)
 
 
 # The built-in methods: one line each.
 register(MethodSpec("reciprocam", "whitebox", ("classification",), _lazy(".whitebox", {"classification": "ReciproCAM"}),
                     "ReciproCAM: class maps from spatially masked feature maps, inside the graph (CNNs)",
-                    ("target_layer", "one_pass", "kernel")))  # fmt: skip
+                    ("target_layer", "one_pass", "kernel"), auto_rank=1,
+                    auto_reason="the graph has a spatial feature map before global pooling"))  # fmt: skip
 register(MethodSpec("vit_reciprocam", "whitebox", ("classification",),
                     _lazy(".whitebox", {"classification": "ViTReciproCAM"}),
                     "ViT-ReciproCAM: token masking inside a transformer block, inside the graph",
-                    ("target_layer", "block_index", "use_gaussian"), aliases=("vitreciprocam",)))  # fmt: skip
+                    ("target_layer", "block_index", "use_gaussian"), aliases=("vitreciprocam",), auto_rank=0,
+                    auto_reason="the graph has transformer blocks"))  # fmt: skip
 register(MethodSpec("activation_map", "whitebox", ("classification",),
                     _lazy(".whitebox", {"classification": "ActivationMap"}),
                     "ActivationMap: the class-agnostic mean of the feature map", ("target_layer",),
@@ -139,13 +199,17 @@ register(MethodSpec("activation_map", "whitebox", ("classification",),
 register(MethodSpec("det_class_probability_map", "whitebox", ("detection",),
                     _lazy("..detection.whitebox", {"detection": "DetClassProbabilityMap"}),
                     "per-class maps from a detector's class head at every scale, inside the graph",
-                    ("target_layer",), aliases=("detclassprobabilitymap", "class_probability_map")))  # fmt: skip
+                    ("target_layer", "class_output", "activation", "reduce_anchors", "combine_scales"),
+                    aliases=("detclassprobabilitymap", "class_probability_map"), auto_rank=0,
+                    auto_reason="the graph has an SSD-style class head"))  # fmt: skip
 register(MethodSpec("rise", "blackbox", ("classification", "detection"),
                     _lazy(".rise", {"classification": "RISE", "detection": "DRISE"}),
                     "RISE (D-RISE for boxes): randomly masked copies weighted by the target's score",
-                    ("preset", "seed", "num_masks", "num_cells", "prob", "sampler", "estimator", "batch_size"),
+                    ("preset", "seed", "num_masks", "num_cells", "prob", "sampler", "estimator", "batch_size",
+                     "antithetic", "interpolation", "substrates", "output", "use_probs"),
                     aliases=("drise", "d_rise")))  # fmt: skip
 register(MethodSpec("aise", "blackbox", ("classification", "detection"),
                     _lazy(".aise", {"classification": "AISE", "detection": "AISEDetection"}),
                     "AISE: Gaussian windows searched by DIRECT where they matter most to the target",
-                    ("preset", "num_iterations_per_kernel", "kernel_widths", "solver_epsilon")))  # fmt: skip
+                    ("preset", "num_iterations_per_kernel", "kernel_widths", "divisors", "solver_epsilon",
+                     "locally_biased", "deletion", "aggregate", "padding")))  # fmt: skip

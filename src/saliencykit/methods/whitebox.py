@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import openvino as ov
 
@@ -24,6 +25,7 @@ class ReciproCAM:
     one_pass: bool | str = "auto"
     kernel: str = "hard"
     name: str = "reciprocam"
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
     class_agnostic: bool = False
 
     def insert(self, model: ov.Model, postprocess: str = "softmax") -> ov.Model:
@@ -50,6 +52,7 @@ class ViTReciproCAM:
     block_index: int = -1
     use_gaussian: bool = False
     name: str = "vit_reciprocam"
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
     class_agnostic: bool = False
 
     def insert(self, model: ov.Model, postprocess: str = "softmax") -> ov.Model:
@@ -71,6 +74,7 @@ class ActivationMap:
 
     target_layer: str | None = None
     name: str = "activation_map"
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
     class_agnostic: bool = True
 
     def insert(self, model: ov.Model, postprocess: str = "softmax") -> ov.Model:

@@ -217,23 +217,9 @@ class RandomizationResult:
 
 def same_method(explainer: Any) -> ExplainFactory:
     """An explain factory that rebuilds ``explainer`` (same method, preprocessing, postprocessing) on a model."""
-    from ..explainer import Explainer
-
-    pipeline = explainer.pipeline
 
     def factory(model: ov.Model) -> ExplainFn:
-        rebuilt = Explainer(
-            model,
-            preprocess=pipeline.preprocess,
-            postprocess=pipeline.postprocess,
-            mode=explainer.mode,
-            method=explainer.method,
-            device=pipeline.device,
-            label_names=pipeline.label_names,
-            input_name=pipeline.input_name,
-            batch_size=pipeline.batch_size,
-        )
-        return explain_fn(rebuilt)
+        return explain_fn(explainer.with_model(model))
 
     return factory
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import Enum
 
+from ...errors import MethodError
+from ...methods import registry
+
 
 class Task(Enum):
     """The task of the explained model."""
@@ -24,16 +27,26 @@ class Method(Enum):
 
     @classmethod
     def _missing_(cls, value: object) -> Method | None:
-        """Also accept saliencykit's spellings (``activation_map``, ``vit_reciprocam``, any case)."""
+        """Also accept saliencykit's spellings and aliases (``activation_map``, ``vit_reciprocam``, any case)."""
         if isinstance(value, str):
-            key = value.lower().replace("_", "").replace("-", "")
-            for member in cls:
-                if member.value == key:
-                    return member
+            try:
+                spec = registry.lookup(value)
+            except MethodError:
+                return None
+            for name in (spec.name, *spec.aliases):
+                key = name.lower().replace("_", "").replace("-", "")
+                for member in cls:
+                    if member.value == key:
+                        return member
         return None
 
+    @property
+    def kind(self) -> str:
+        """``"whitebox"`` or ``"blackbox"``, as saliencykit's method registry says."""
+        return registry.lookup(self.value).kind
 
-WhiteBoxXAIMethods = {Method.ACTIVATIONMAP, Method.RECIPROCAM, Method.DETCLASSPROBABILITYMAP}
-BlackBoxXAIMethods = {Method.RISE, Method.AISE}
+
+WhiteBoxXAIMethods = {m for m in Method if m.kind == "whitebox"}
+BlackBoxXAIMethods = {m for m in Method if m.kind == "blackbox"}
 ClassificationXAIMethods = {Method.ACTIVATIONMAP, Method.RECIPROCAM, Method.RISE, Method.AISE}
 DetectionXAIMethods = {Method.DETCLASSPROBABILITYMAP}

@@ -40,7 +40,8 @@ class Explainer:
     """Creates the method for ``model`` and ``task`` and explains data with it.
 
     Args:
-        model: an ``ov.Model`` or an IR (.xml) / ONNX path.
+        model: an ``ov.Model``, an IR (.xml) / ONNX path, or a torch module (converted to OpenVINO for an input
+            of ``input_size=(height, width)``, 224 x 224 by default; openvino-xai 1.1 cannot explain one).
         task: :class:`Task`.
         preprocess_fn: image -> model input; by default the data already is the model input.
         postprocess_fn: model outputs -> scores (1, C); needed by black-box methods.
@@ -66,7 +67,11 @@ class Explainer:
         **kwargs: Any,
     ) -> None:
         if not isinstance(model, ov.Model):
-            model = load_model(model)
+            if hasattr(model, "parameters") and hasattr(model, "forward"):  # a torch module: converted to OpenVINO
+                height, width = kwargs.pop("input_size", (224, 224))
+                model = load_model(model, input_shape=(1, 3, height, width))
+            else:
+                model = load_model(model)
         if not isinstance(task, Task):
             raise XAIValueError(f"task={task!r}: use Task.CLASSIFICATION or Task.DETECTION.")
         if not isinstance(explain_mode, ExplainMode):

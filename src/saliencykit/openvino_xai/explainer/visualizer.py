@@ -34,8 +34,8 @@ def resize(saliency_map: np.ndarray, output_size: tuple[int, int]) -> np.ndarray
         return cv2.resize(saliency_map, (w, h))
     x = saliency_map.transpose((1, 2, 0))
     batches = []
-    for start in range(0, x.shape[-1], 500):  # OpenCV takes at most 512 channels
-        batch = cv2.resize(x[:, :, start : start + 500], (w, h))
+    for start in range(0, x.shape[-1], 128):  # OpenCV 5 takes at most 128 channels (OpenCV 4: 512)
+        batch = cv2.resize(x[:, :, start : start + 128], (w, h))
         batches.append(batch[..., None] if batch.ndim == 2 else batch)
     return np.concatenate(batches, axis=-1).transpose((2, 0, 1))
 
