@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= demo-output
 
-.PHONY: install demo test lint bench bench-oxai clean browser
+.PHONY: install demo test test-fast lint typecheck bench bench-oxai bench-compare bench-judge clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,13 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/saliencykit demo --out $(OUT)
 
-test: install browser
+# The whole suite, after the lint (what CI runs: .ci/run). `typecheck` joins it once `mypy src` is clean.
+test: install browser lint
 	$(PY) -m pytest -q
+
+# The inner loop: the tests not marked slow (end-to-end CLI runs, the regression lock, Ray, the browser).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 # The audit report's tests open it in Debian's chromium (driven by Playwright from the dev extra; no browser
 # download). CI runs as root and installs it; elsewhere a failed install only makes those tests skip.
@@ -38,6 +43,12 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
+# mypy at its default strictness (pyproject's [tool.mypy]). Not yet part of `make test`: see the README.
+typecheck: install
+	$(VENV)/bin/mypy src
+
+# Every benchmark that runs in the main environment. Those that also compare with openvino-xai do so when
+# `make bench-oxai` has built its environment, and skip the comparison otherwise.
 bench: install
 	$(PY) bench/inference.py
 	$(PY) bench/whitebox.py
@@ -45,7 +56,18 @@ bench: install
 	$(PY) bench/blackbox.py
 	$(PY) bench/blas_threads.py
 	$(PY) bench/audit.py
+	$(PY) bench/audit_ray.py
 	$(PY) bench/detection.py
+
+# Side by side with openvino-xai 1.1 (its own environment): the metrics cross-check and its published examples.
+# The oxai_*.py scripts are their companions, run inside bench/.venv-oxai by these and by `make bench`.
+bench-compare: install bench-oxai
+	$(PY) bench/metrics_crosscheck.py
+	$(PY) bench/oxai_dropin.py
+
+# The faithfulness judge: every method under a battery of removal protocols (about an hour).
+bench-judge: install
+	$(PY) bench/judge.py
 
 # openvino-xai 1.1 pins openvino 2024.4 and numpy 1.x: it lives in its own environment, used only by bench/.
 bench/.venv-oxai/bin/python:

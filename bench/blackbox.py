@@ -38,7 +38,7 @@ from _common import BENCH, OXAI_PYTHON, median_seconds
 import saliencykit as sk
 from saliencykit.methods import AISE, RISE
 from saliencykit.metrics import adcc, insertion_deletion_auc
-from saliencykit.metrics._common import as_uint8, make_substrate, map_at, unit_map
+from saliencykit.metrics.scoring import as_uint8, make_substrate, map_at, unit_map
 
 
 @dataclass

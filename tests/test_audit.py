@@ -512,7 +512,7 @@ def test_an_output_folder_inside_the_dataset_is_refused_before_anything_is_writt
 def test_workers_elsewhere_can_compute_batches_for_the_one_store(tmp_path):
     """The split a distributed executor uses: process_items on workers, AuditStore.add where the store is."""
     from saliencykit.audit import process_items
-    from saliencykit.audit.runner import RunOptions
+    from saliencykit.audit.local import RunOptions
 
     data = demo_dataset(tmp_path / "data")
     explainer = sk.demo.explainer()

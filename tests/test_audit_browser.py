@@ -28,6 +28,9 @@ ARGS = [
 XSS = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
 
+pytestmark = pytest.mark.slow  # end-to-end runs: left out by `make test-fast`
+
+
 def _require_browser():
     missing = None
     try:

@@ -15,6 +15,8 @@ import pytest
 
 from saliencykit.audit import demo_dataset
 
+pytestmark = pytest.mark.slow  # end-to-end runs: left out by `make test-fast`
+
 EXE = shutil.which("saliencykit") or str(Path(sys.executable).parent / "saliencykit")
 
 

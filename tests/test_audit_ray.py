@@ -135,6 +135,7 @@ def test_addresses_ray_cannot_use_fail_before_the_model_is_loaded(address, messa
 
 
 # -- on a local Ray instance -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ray_audit_matches_the_local_executor(ray_cluster, demo_data, demo_explainer, local_reference, tmp_path):
     result = audit(demo_explainer, demo_data, tmp_path / "out", batch_size=4, executor="ray")
     assert result.exit_code == 0
@@ -143,6 +144,7 @@ def test_ray_audit_matches_the_local_executor(ray_cluster, demo_data, demo_expla
     assert_same_audit(local_reference, result)
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_same_audit(ray_cluster, demo_data, demo_explainer, local_reference, tmp_path):
     result = audit(demo_explainer, demo_data, tmp_path / "out", batch_size=4, executor="ray", workers=2)
     assert result.processed == 20
@@ -154,6 +156,7 @@ def _stop_after_first_results(done: int, total: int) -> None:
         raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_resume_works_across_executors(ray_cluster, demo_data, demo_explainer, local_reference, tmp_path):
     # started locally, finished on Ray
     out = tmp_path / "local-then-ray"
@@ -268,6 +271,7 @@ def test_an_output_folder_the_workers_cannot_see_stops_the_audit_clearly(ray_clu
     assert not list(private.iterdir())  # nothing reached the workers' side of the path
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_see_the_output_folder_stops_the_run_clearly(
     ray_cluster, demo_data, demo_explainer, monkeypatch, tmp_path
 ):

@@ -160,6 +160,7 @@ def test_a_store_of_the_previous_schema_is_migrated_and_resumed(demo_data, tmp_p
     assert all(r["size"] and r["mtime_ns"] for r in rows.values())
 
 
+@pytest.mark.slow
 def test_the_cli_says_how_many_files_changed_and_were_removed(demo_data, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(demo_data / "moped", data / "moped")
@@ -207,6 +208,7 @@ HOLDER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_second_audit_of_the_same_folder_stops_at_once_and_a_killed_holder_does_not_block(demo_data, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(demo_data / "moped", data / "moped")

@@ -23,7 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from saliencykit.cli import _parse_targets, app
+from saliencykit.cli import app
+from saliencykit.cli.explain import parse_targets
 from saliencykit.errors import TargetError
 
 EXE = shutil.which("saliencykit") or str(Path(sys.executable).parent / "saliencykit")
@@ -287,7 +288,7 @@ def test_random_bytes_as_a_model_print_nothing_else(files):
 @given(st.text(max_size=40))
 def test_target_parsing_gives_targets_or_says_what_is_wrong(text):
     try:
-        parsed = _parse_targets(text)
+        parsed = parse_targets(text)
     except TargetError as exc:
         assert "--targets" in str(exc)
         return
@@ -301,4 +302,4 @@ def test_target_parsing_gives_targets_or_says_what_is_wrong(text):
 
 @given(st.lists(st.integers(0, 10**6), min_size=1, max_size=20))
 def test_target_indices_are_read_back_as_given(indices):
-    assert _parse_targets(" , ".join(str(i) for i in indices)) == indices
+    assert parse_targets(" , ".join(str(i) for i in indices)) == indices

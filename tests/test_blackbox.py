@@ -18,7 +18,7 @@ from saliencykit.methods import AISE, METHODS, RISE, BlackBoxMethod, get_method
 from saliencykit.methods.aise import Windows
 from saliencykit.methods.rise import FlatMapWarning, blurred, soft_mask
 from saliencykit.methods.sampling import MaskSampler, interpolation_matrix
-from saliencykit.metrics._common import make_substrate
+from saliencykit.metrics.scoring import make_substrate
 
 SIZE = 32
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import cv2
+import pytest
 
 import saliencykit as sk
 from saliencykit.files import unique_stems
@@ -26,6 +27,7 @@ def test_version():
     assert result.returncode == 0 and result.stdout.strip() == f"saliencykit {sk.__version__}"
 
 
+@pytest.mark.slow
 def test_predict_prints_the_top_classes_with_names(photo_files, demo_pipeline):
     result = run("predict", "demo", photo_files["chelsea"], photo_files["coffee"], "--top-k", "3")
     assert result.returncode == 0, result.stderr
@@ -34,6 +36,7 @@ def test_predict_prints_the_top_classes_with_names(photo_files, demo_pipeline):
     assert f"{expected[285]:.4f}" in result.stdout
 
 
+@pytest.mark.slow
 def test_predict_reports_bad_images_and_fails(tmp_path, photo_files):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
@@ -49,6 +52,7 @@ def test_predict_with_a_missing_model_is_a_clear_error(tmp_path, photo_files):
     assert "no such model file" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_explain_writes_overlays_named_by_label_and_score(tmp_path, photo_files, demo_explainer):
     out = tmp_path / "maps"
     result = run(
@@ -64,6 +68,7 @@ def test_explain_writes_overlays_named_by_label_and_score(tmp_path, photo_files,
     assert "chelsea_Egyptian_cat_0.7" in " ".join(sorted(expected)) or "chelsea_Egyptian_cat_0.8" in " ".join(expected)
 
 
+@pytest.mark.slow
 def test_blackbox_explain_shows_a_bar_of_model_calls(tmp_path, photo_files):
     out = tmp_path / "maps"
     result = run("explain", "demo", photo_files["chelsea"], "--mode", "blackbox", "--method", "rise", "--out", str(out))
@@ -73,6 +78,7 @@ def test_blackbox_explain_shows_a_bar_of_model_calls(tmp_path, photo_files):
     assert len(list(out.glob("chelsea_Egyptian_cat_*.jpg"))) == 1
 
 
+@pytest.mark.slow
 def test_explain_takes_openvino_xai_presets_and_refuses_them_for_white_box(tmp_path, photo_files):
     result = run("explain", "demo", photo_files["coffee"], "--preset", "fast", "--out", str(tmp_path / "a"))
     assert result.returncode == 2 and "--preset 'fast'" in result.stderr and "speed" in result.stderr
@@ -87,6 +93,7 @@ def test_explain_takes_openvino_xai_presets_and_refuses_them_for_white_box(tmp_p
     assert len(list(tmp_path.glob("coffee_espresso_*.jpg"))) == 1
 
 
+@pytest.mark.slow
 def test_explain_never_overwrites_its_own_files(tmp_path, photos):
     """a/photo.jpg + b/photo.jpg, and cat.jpg + cat.png: four inputs, four sets of outputs (the audit's naming)."""
     for name, key in (
@@ -112,6 +119,7 @@ def test_explain_never_overwrites_its_own_files(tmp_path, photos):
     assert "wrote 8 file(s) for 4 of 4 image(s)" in result.stdout
 
 
+@pytest.mark.slow
 def test_explain_names_an_image_given_twice_once(tmp_path, photo_files):
     out = tmp_path / "maps"
     result = run("explain", "demo", photo_files["chelsea"], photo_files["chelsea"], "--out", str(out))
@@ -120,6 +128,7 @@ def test_explain_names_an_image_given_twice_once(tmp_path, photo_files):
     assert "wrote 1 file(s) for 1 of 1 image(s)" in result.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_explain_with_exit_code_130(tmp_path, photo_files):
     out = tmp_path / "maps"
     args = [EXE, "explain", "demo", *photo_files.values(), "--method", "rise", "--out", str(out)]
@@ -130,3 +139,32 @@ def test_ctrl_c_stops_explain_with_exit_code_130(tmp_path, photo_files):
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert len(list(out.glob("*.jpg"))) < len(photo_files)
+
+
+# -- a method registered by a user shows up in every command that takes a method ----------------------------------
+def test_a_registered_method_is_listed_and_accepted_by_every_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from saliencykit.cli import build_app
+    from saliencykit.methods import registry
+
+    spec = registry.MethodSpec(
+        "tiny_occlusion", "blackbox", ("classification",), lambda task, **options: object(), "a test's method"
+    )
+    runner = CliRunner()
+    before = runner.invoke(build_app(), ["explain", "--help"], env={"COLUMNS": "300"})
+    registry.register(spec)
+    try:
+        app = build_app()  # built after the registration, as `saliencykit` builds it on every run
+        for command in ("explain", "audit", "evaluate"):
+            shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "300"})
+            assert shown.exit_code == 0 and "tiny_occlusion" in shown.output, (command, shown.output)
+        # accepted by name (any spelling): the run gets past --method and stops at the missing image
+        refused = runner.invoke(app, ["explain", "demo", str(tmp_path / "none.jpg"), "--method", "Tiny-Occlusion"])
+        assert refused.exit_code == 2 and "none.jpg: no such image" in refused.output
+        assert "--method" not in refused.output
+    finally:
+        registry.unregister("tiny_occlusion")
+    assert "tiny_occlusion" not in before.output
+    after = runner.invoke(build_app(), ["explain", "demo", "x.jpg", "--method", "tiny_occlusion"])
+    assert after.exit_code == 2 and "--method 'tiny_occlusion' is not one of: reciprocam" in after.output

@@ -15,9 +15,9 @@ import openvino as ov
 from ..errors import SaliencyKitError
 from .cases import Thresholds
 from .dataset import CLASS_MAP_MODES, ClassMap, DatasetError
+from .local import AuditResult, Metrics, Progress, RunOptions, clear_output, read, run
 from .outdir import check_items, check_places, output_lock
 from .outputs import OutputOptions
-from .runner import AuditResult, Metrics, Progress, RunOptions, clear_output, read, run
 
 
 def audit(

@@ -113,7 +113,7 @@ def demo_dataset(folder: str | Path) -> Path:
 def run_demo(out: str | Path, progress=None, fresh: bool = False):
     """Write the demo dataset to ``out/dataset`` and audit it with the demo model into ``out``.
 
-    Returns the :class:`~saliencykit.audit.runner.AuditResult`; ``out/report.html`` is the page to open.
+    Returns the :class:`~saliencykit.audit.local.AuditResult`; ``out/report.html`` is the page to open.
     """
     from .api import audit
 

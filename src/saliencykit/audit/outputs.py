@@ -28,7 +28,7 @@ from ..labels import label_of
 from ..visualize import fit
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner import ImageResult
+    from .local import ImageResult
 
 #: Suffixes a browser shows in <img>; other originals get a JPEG copy beside the report.
 BROWSER_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
@@ -43,8 +43,8 @@ class OutputOptions:
         colormap: a colormap name of :func:`saliencykit.visualize.colorize`.
         alpha: weight of the coloured map over the photo.
         max_side: overlays of larger photos are drawn at this longest side (pixels); ``0`` keeps full size.
-            512 keeps typical ImageNet-size photos (about 500 x 375) at full size, and halves the JPEG cost
-            of larger ones, the largest part of an audit's work besides inference.
+            512 keeps typical ImageNet-size photos (about 500 x 375) at full size and bounds the JPEG work of
+            larger ones (what it saves: ``bench/audit.py``).
         raw: also save the float maps as ``.npz``.
         quality: JPEG quality of the overlays.
     """
@@ -100,7 +100,7 @@ def _colormap_lut(name: str) -> np.ndarray:
 def render_overlay(photo: np.ndarray, saliency: np.ndarray, colormap: str = "jet", alpha: float = 0.5) -> np.ndarray:
     """The map normalised, resized to a **BGR** ``photo``, coloured and blended over it; returns BGR uint8.
 
-    The picture of :func:`saliencykit.visualize.overlay` up to rounding, about four times faster: the map is
+    The picture of :func:`saliencykit.visualize.overlay` up to rounding, in less work: the map is
     quantised at its native size before the bilinear resize, the colours come from OpenCV in BGR (what its
     JPEG encoder takes, so no conversion per map) and the blend is OpenCV's saturating uint8 one.
     """
@@ -197,7 +197,7 @@ def _npz(result: ImageResult, label_names: list[str] | None) -> bytes:
     return buf.getvalue()
 
 
-def _metrics(metrics: Callable, result: ImageResult, label_names: list[str] | None) -> dict[str, float] | None:
+def _metrics(metrics: Callable, result: ImageResult, label_names: list[str] | None) -> dict[str, Any] | None:
     from ..explanation import Explanation
 
     explanation = Explanation(

@@ -94,8 +94,8 @@ import numpy as np
 
 from ..errors import SaliencyKitError
 from .dataset import Dataset, Item
+from .local import AuditResult, Progress, RunOptions, _clean_partial_files, _describe, _LocalLoop, item_record
 from .outputs import base_names
-from .runner import AuditResult, Progress, RunOptions, _clean_partial_files, _describe, _Pipeline, item_record
 from .store import STORE_NAME, AuditStore
 
 log = logging.getLogger("saliencykit")
@@ -318,7 +318,7 @@ class AuditWorker:
         items = [Item(r["key"], Path(r["path"]), r["label"], r["gt"]) for r in rows]
         bases = {r["key"]: r["base"] for r in rows}
         store = _Collect()
-        _Pipeline(self.explainer, store, self.out, bases, self.options, None, len(items)).run(items)
+        _LocalLoop(self.explainer, store, self.out, bases, self.options, None, len(items)).run(items)
         return {"record": np.asarray([json.dumps(r, default=str) for r in store.records], dtype=object)}
 
 
@@ -465,7 +465,7 @@ def run_ray(
     workers: int | None = None,
 ) -> AuditResult:
     """Audit ``dataset`` into ``out`` on a Ray cluster; the same store, files and report as
-    :func:`saliencykit.audit.runner.run` (see the module docstring)."""
+    :func:`saliencykit.audit.local.run` (see the module docstring)."""
     from .report import export
     from .resume import reconcile
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +145,7 @@ class AuditStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
             with self._transaction():
                 self.db.executemany(sql, rows)

@@ -141,7 +141,7 @@ def decode_boxes(raw: np.ndarray, anchors: np.ndarray, scale: float | Sequence[f
     >>> decode_boxes(np.zeros((1, 4)), np.array([[0.5, 0.5, 1.0, 1.0]]), 128).tolist()
     [[0.5, 0.5, 0.5, 0.5]]
     """
-    sx, sy, sw, sh = [float(scale)] * 4 if np.isscalar(scale) else [float(s) for s in scale]  # type: ignore[union-attr]
+    sx, sy, sw, sh = [float(scale)] * 4 if np.isscalar(scale) else [float(s) for s in scale]  # type: ignore[union-attr, arg-type]
     raw = np.asarray(raw, np.float32)
     a = np.asarray(anchors, np.float32)
     xc = raw[..., offset] / sx * a[:, 2] + a[:, 0]
@@ -149,14 +149,6 @@ def decode_boxes(raw: np.ndarray, anchors: np.ndarray, scale: float | Sequence[f
     w = raw[..., offset + 2] / sw * a[:, 2]
     h = raw[..., offset + 3] / sh * a[:, 3]
     return np.stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2], axis=-1).astype(np.float32)
-
-
-def decode_keypoints(raw: np.ndarray, anchors: np.ndarray, scale: float, count: int, offset: int = 4) -> np.ndarray:
-    """Keypoints (..., A, count, 2) as normalised (x, y) from ``raw[..., offset:offset + 2 * count]``."""
-    raw = np.asarray(raw, np.float32)
-    a = np.asarray(anchors, np.float32)
-    pts = raw[..., offset : offset + 2 * count].reshape(*raw.shape[:-1], count, 2) / np.float32(scale)
-    return pts * a[:, None, 2:4] + a[:, None, 0:2]
 
 
 def non_max_suppression(
@@ -298,7 +290,7 @@ class SSDPostprocess:
         result = []
         for i in range(len(batch)):
             above = np.nonzero(batch.scores[i] >= self.score_threshold)[0]
-            final = []
+            final: list[tuple[np.ndarray, int]] = []
             for c in np.unique(batch.classes[i, above]):  # NMS per class
                 idx = above[batch.classes[i, above] == c]
                 keep, boxes = non_max_suppression(
@@ -309,16 +301,18 @@ class SSDPostprocess:
                     self.weighted_nms,
                 )
                 final.extend((boxes[j], idx[k]) for j, k in enumerate(keep))
+            probs = batch.probs
             if not final:
-                result.append(Detections.empty(batch.probs.shape[-1]))
+                result.append(Detections.empty(probs.shape[-1] if probs is not None else None))
                 continue
             boxes = np.stack([b for b, _ in final])
             idx = np.array([k for _, k in final])
-            dets = Detections(boxes, batch.scores[i, idx], batch.classes[i, idx], batch.probs[i, idx]).sorted()
+            kept = probs[i, idx] if probs is not None else None
+            dets = Detections(boxes, batch.scores[i, idx], batch.classes[i, idx], kept).sorted()
             if len(dets) > self.max_detections:
-                dets = Detections(
-                    *(x[: self.max_detections] for x in (dets.boxes, dets.scores, dets.classes, dets.probs))
-                )
+                n = self.max_detections
+                top_probs = dets.probs[:n] if dets.probs is not None else None
+                dets = Detections(dets.boxes[:n], dets.scores[:n], dets.classes[:n], top_probs)
             result.append(dets)
         return result
 

@@ -11,9 +11,9 @@ used (so numbers can be compared with published ones) and ``to_dict()``:
 and :func:`evaluate`, which runs them for several methods over a set of images (``saliencykit evaluate``).
 """
 
-from ._common import ExplainFn, Scorer, make_substrate
 from .adcc import ADCCResult, adcc, adcc_formula, adcc_of_means, average_drop, coherency, complexity
 from .baselines import sobel_factory, sobel_map
+from .evaluation import COLUMNS, METRICS, EvaluationResult, annotations, evaluate, load_boxes, parse_metrics
 from .insertion_deletion import InsertionDeletionResult, auc, insertion_deletion_auc, pixel_counts
 from .pointing_game import PointingGameResult, boxes_mask, pointing_game
 from .randomization import (
@@ -26,7 +26,7 @@ from .randomization import (
     same_method,
     weight_layers,
 )
-from .runner import COLUMNS, METRICS, EvaluationResult, annotations, evaluate, load_boxes, parse_metrics
+from .scoring import ExplainFn, Scorer, make_substrate
 from .similarity import spearman, ssim
 
 __all__ = [

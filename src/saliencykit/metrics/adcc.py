@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MethodError
-from ._common import (
+from .scoring import (
     ExplainFn,
     Scorer,
     SubstrateSpec,

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from ._common import ExplainFn
+from .scoring import ExplainFn
 
 
 def sobel_map(image: np.ndarray, target: int | None = None) -> np.ndarray:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MethodError
-from ._common import Scorer, SubstrateSpec, make_substrate, map_at, resolve_target, to_builtin
+from .scoring import Scorer, SubstrateSpec, make_substrate, map_at, resolve_target, to_builtin
 
 
 @dataclass

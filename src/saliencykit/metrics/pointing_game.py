@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from ..errors import MethodError
 from ..visualize import resize
-from ._common import check_map, to_builtin
+from .scoring import check_map, to_builtin
 
 Box = Sequence[float]
 

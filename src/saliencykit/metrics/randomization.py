@@ -34,7 +34,7 @@ import openvino as ov
 import openvino.opset13 as ops
 
 from ..errors import MethodError
-from ._common import ExplainFn, explain_fn, map_at, to_builtin
+from .scoring import ExplainFn, explain_fn, map_at, to_builtin
 from .similarity import spearman, ssim
 
 LAYER_TYPES = ("Convolution", "GroupConvolution", "MatMul")

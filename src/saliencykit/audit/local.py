@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,6 +42,12 @@ Progress = Callable[[int, int], None]
 Metrics = Callable[[np.ndarray, Any], Mapping[str, float]]
 
 
+class RecordSink(Protocol):
+    """Where the loop commits finished records: the :class:`AuditStore`, or a Ray worker's collector."""
+
+    def add(self, records: Sequence[Mapping[str, Any]]) -> int: ...
+
+
 @dataclass
 class Loaded:
     """One item after reading: the RGB image, or the error that prevented it."""
@@ -55,7 +61,7 @@ class Loaded:
     stat: tuple[int, int] | None = None  # the file's (size, mtime_ns) just before it was read
 
     @property
-    def explained(self) -> np.ndarray:
+    def explained(self) -> np.ndarray | None:
         """What the explainer gets: the model-sized image when the reader made it, else the image."""
         return self.model_image if self.model_image is not None else self.image
 
@@ -176,10 +182,8 @@ def compute_batch(
         return []
     start = time.perf_counter()
     try:
-        if explainer.whitebox:
-            results = _whitebox(explainer, loaded, thresholds, max_maps, top_k)
-        else:
-            results = _blackbox(explainer, loaded, thresholds, max_maps, top_k)
+        explain = _whitebox if explainer.whitebox else _blackbox
+        results: list[ImageResult | dict[str, Any]] = [*explain(explainer, loaded, thresholds, max_maps, top_k)]
     except (SaliencyKitError, RuntimeError, ValueError) as exc:
         if len(loaded) == 1:
             return [item_record(loaded[0].item, "failed", f"explaining failed: {exc}", loaded[0].sha1)]
@@ -193,6 +197,7 @@ def compute_batch(
 
 
 def _result(one: Loaded, scores, targets, maps, thresholds, top_k) -> ImageResult:
+    assert one.image is not None  # only loaded images are explained
     case = classify(scores, one.item.gt, thresholds)
     return ImageResult(one.item, one.image, one.sha1, scores, targets, maps, case, top_k, stat=one.stat)
 
@@ -265,10 +270,10 @@ def _write(result, out, bases, label_names, options: RunOptions) -> dict[str, An
         result.image = None  # the photo is not needed any more: keep memory flat
 
 
-class _Pipeline:
+class _LocalLoop:
     """The local overlapped loop: readers ahead, batched inference in the caller's thread, writers behind."""
 
-    def __init__(self, explainer, store: AuditStore, out: Path, bases, options: RunOptions, progress, total):
+    def __init__(self, explainer, store: RecordSink, out: Path, bases, options: RunOptions, progress, total):
         self.explainer = explainer
         self.store = store
         self.out = out
@@ -379,10 +384,6 @@ class AuditResult:
         """0 when every image was audited, 1 when some failed."""
         return 1 if self.summary["totals"]["failed"] else 0
 
-    @property
-    def images_per_second(self) -> float:
-        return self.processed / self.seconds if self.seconds > 0 else 0.0
-
     def rows(self, status: str | None = None) -> list[dict[str, Any]]:
         """The store's rows (JSON columns decoded), ordered by key."""
         with AuditStore(self.store) as store:
@@ -433,7 +434,7 @@ def run(
         start = time.perf_counter()
         if progress is not None:
             progress(0, len(todo))
-        pipeline = _Pipeline(explainer, store, out, bases, options, progress, len(todo))
+        pipeline = _LocalLoop(explainer, store, out, bases, options, progress, len(todo))
         try:
             pipeline.run(todo)
         except KeyboardInterrupt:

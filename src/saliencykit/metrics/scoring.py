@@ -1,4 +1,5 @@
-"""What every metric shares: turning a model argument into a scorer, maps into pixel-space arrays, substrates.
+"""Scoring perturbed images, shared by every metric: :class:`Scorer` turns a model argument into scores;
+also maps into pixel-space arrays, substrates.
 
 Metrics work in the pipeline's *pixel space*: the image resized to the model's input size, float32 H x W x 3
 RGB 0..255 (``Pipeline.pixels``). Maps are bilinearly resized to that size, perturbed images are built there
@@ -21,7 +22,6 @@ from ..visualize import normalize, resize
 #: explain(image RGB uint8 H x W x 3, target) -> 2-D float map (any resolution)
 ExplainFn = Callable[[np.ndarray, int], np.ndarray]
 
-SCORES = ("probability", "logit")
 _SCORE_ALIASES = {"probability": "probability", "softmax": "probability", "prob": "probability", "logit": "logit"}
 
 _raw_runners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -7,8 +7,6 @@ all images. Results keep one record per measurement; :meth:`EvaluationResult.sum
 deviation and count per method and column.
 """
 
-from __future__ import annotations
-
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -20,11 +18,11 @@ import numpy as np
 
 from ..errors import MethodError, SaliencyKitError
 from ..files import atomic_write_bytes, csv_text
-from ._common import Scorer, SubstrateSpec, explain_fn, to_builtin
 from .adcc import adcc
 from .insertion_deletion import insertion_deletion_auc
 from .pointing_game import pointing_game
 from .randomization import RandomizationResult, default_stages, layer_names, model_randomization
+from .scoring import ExplainFn, Scorer, SubstrateSpec, explain_fn, to_builtin
 
 METRICS = ("insertion-deletion", "adcc", "pointing-game", "randomization")
 
@@ -154,7 +152,7 @@ class EvaluationResult:
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """The summary as CSV (one row per method and column); written to ``path`` when given."""
-        rows = [["method", "column", "metric", "better", "mean", "std", "n"]]
+        rows: list[list[Any]] = [["method", "column", "metric", "better", "mean", "std", "n"]]
         for method, columns in self.summary().items():
             for column, stats in columns.items():
                 metric, better, _ = COLUMNS[column]
@@ -257,16 +255,23 @@ def evaluate(
     if "randomization" in chosen:
         for method_name, method in methods.items():
             is_explainer = hasattr(method, "pipeline") and hasattr(method, "method")
+
+            def fixed_explain(_model: Any, fn: Any = method) -> ExplainFn:  # a control ignores the randomised model
+                return explain_fn(fn)
+
+            def stage_done(k: int, n: int, m: str = method_name) -> None:
+                tick(f"{m}: randomisation {k}/{n}")
+
             try:
                 result.randomization[method_name] = model_randomization(
                     method if is_explainer else pipeline,
                     list(named.values()),
                     [top1[n] for n in named],
-                    explain=None if is_explainer else (lambda _model, fn=method: explain_fn(fn)),
+                    explain=None if is_explainer else fixed_explain,
                     stages=stages,
                     seed=seed,
                     threshold=threshold,
-                    progress=lambda k, n, m=method_name: tick(f"{m}: randomisation {k}/{n}"),
+                    progress=stage_done,
                 )
             except SaliencyKitError as exc:
                 result.failures.append({"method": method_name, "image": "*", "error": f"randomization: {exc}"})
@@ -315,6 +320,7 @@ def _image_records(
     if "insertion-deletion" in chosen or "adcc" in chosen:
         saliency = explain(image, target)
     if "insertion-deletion" in chosen:
+        assert saliency is not None
         r = insertion_deletion_auc(
             scorer,
             image,
@@ -336,17 +342,18 @@ def _image_records(
             }
         )
     if "adcc" in chosen:
-        r = adcc(prob_scorer, image, saliency, target, explain, base=options["adcc_base"])
+        assert saliency is not None
+        a = adcc(prob_scorer, image, saliency, target, explain, base=options["adcc_base"])
         records.append(
             {
                 **base,
                 "metric": "adcc",
                 "target": target,
-                "adcc": r.adcc,
-                "average_drop": r.average_drop,
-                "coherency": r.coherency,
-                "complexity": r.complexity,
-                "_protocol": r.protocol,
+                "adcc": a.adcc,
+                "average_drop": a.average_drop,
+                "coherency": a.coherency,
+                "complexity": a.complexity,
+                "_protocol": a.protocol,
             }
         )
     if "pointing-game" in chosen:
@@ -355,15 +362,15 @@ def _image_records(
             for cls, class_boxes in annotations(entry, image.shape[:2], name):
                 t = target if cls is None else cls
                 m = saliency if (t == target and saliency is not None) else explain(image, t)
-                r = pointing_game(m, boxes=class_boxes, tolerance=options["tolerance"], image_size=image.shape[:2])
+                hit = pointing_game(m, boxes=class_boxes, tolerance=options["tolerance"], image_size=image.shape[:2])
                 records.append(
                     {
                         **base,
                         "metric": "pointing-game",
                         "target": t,
-                        "pointing": float(r.hit),
-                        "energy": r.energy,
-                        "_protocol": r.protocol,
+                        "pointing": float(hit.hit),
+                        "energy": hit.energy,
+                        "_protocol": hit.protocol,
                     }
                 )
     return records

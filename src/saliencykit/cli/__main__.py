@@ -1,0 +1,5 @@
+"""``python -m saliencykit.cli``: the ``saliencykit`` command."""
+
+from . import main
+
+main()

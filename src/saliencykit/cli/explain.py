@@ -1,0 +1,168 @@
+"""``saliencykit explain``: one overlay per image and target."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from ..errors import MethodError, SaliencyKitError, TargetError
+from ..methods import registry
+from . import options as opt
+from . import values
+from .console import boundary, err, out, progress_bar, skipped
+
+
+def parse_targets(text: str) -> str | list[int | str]:
+    """``--targets``: ``top:K``, ``all``, or class indices and names, comma-separated; checked for form only."""
+    text = text.strip()
+    if text == "all":
+        return text
+    if text.startswith("top:"):
+        k = text[4:].strip()
+        if not k.isdecimal() or int(k) < 1:
+            raise TargetError(f"--targets '{text}': write top:K with a whole number K of at least 1, e.g. top:3.")
+        return f"top:{int(k)}"
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise TargetError("--targets is empty: give top:K, all, or class indices or names, comma-separated.")
+    parsed: list[int | str] = []
+    for item in items:
+        if re.fullmatch(r"[+-]?\d+", item):
+            if int(item) < 0:
+                raise TargetError(f"--targets {item}: class indices start at 0; use 'all' for every class.")
+            parsed.append(int(item))
+        else:
+            parsed.append(item)
+    return parsed
+
+
+def check_targets(targets: str | list[int | str], num_classes: int | None, label_names: list[str] | None) -> None:
+    """Check targets against the model's class count and names once, before any image."""
+    import numpy as np
+
+    from ..labels import label_index
+    from ..targets import resolve_targets
+
+    try:
+        if num_classes is not None:
+            resolve_targets(targets, np.zeros(num_classes, np.float32), label_names)
+        elif isinstance(targets, list):
+            for item in targets:
+                if isinstance(item, str):
+                    label_index(item, label_names)
+    except TargetError as exc:
+        raise TargetError(f"--targets: {exc}") from None
+
+
+def blackbox_method(method: str | None, preset: str | None, seed: int) -> Any:
+    """The method object for ``--preset``/``--seed`` (black-box methods only), else ``method`` unchanged."""
+    if seed < 0:
+        raise MethodError(f"--seed {seed}: give a whole number of 0 or more.")
+    if preset is None and not seed:
+        return method
+    blackbox = registry.names(task=opt.TASK, kind="blackbox")
+    spec = registry.lookup(method or blackbox[0], task=opt.TASK)
+    if spec.kind != "blackbox":
+        raise MethodError(f"--preset and --seed are for the black-box methods {', '.join(blackbox)}, not '{method}'.")
+    if seed and "seed" not in spec.options:
+        raise MethodError(f"{spec.name} is deterministic: it takes no --seed.")
+    settings: dict[str, Any] = {"seed": seed} if "seed" in spec.options else {}
+    if preset is not None:
+        settings["preset"] = preset
+    return spec.create(opt.TASK, **settings)
+
+
+def explain_paths(
+    explainer: Any, paths: list[Path], targets: Any, out_dir: Path, raw: bool, max_pixels: int | None = None
+) -> tuple[int, int]:
+    """Explain and save every image; returns (failed images, files written).
+
+    Output names come from :func:`saliencykit.files.unique_stems`, the audit's rule: ``a/photo.jpg`` and
+    ``b/photo.jpg``, or ``cat.jpg`` and ``cat.png``, get different names and never overwrite each other.
+    """
+    from ..files import unique_stems
+
+    stems = unique_stems(str(p) for p in paths)
+    failed = written = 0
+    with progress_bar() as progress:
+        task = progress.add_task("explaining", total=len(paths), rate="")
+        calls = progress.add_task("  model calls", total=None, visible=False, rate="")
+
+        def on_calls(done: int, total: int) -> None:  # black-box methods: a bar within the image
+            progress.update(calls, completed=done, total=total, visible=True)
+
+        for n, path in enumerate(paths, 1):
+            stem = stems[str(path)]
+            try:
+                progress.reset(calls, total=None, visible=False)
+                explanation = explainer(values.read(path, max_pixels), targets=targets, progress=on_calls)
+            except TargetError:
+                raise  # the same for every image: a usage error, reported once
+            except SaliencyKitError as exc:
+                skipped(progress.console, exc)
+                failed += 1
+            else:
+                written += len(explanation.save(out_dir, prefix=f"{stem}_", postfix="_"))
+                if raw:
+                    explanation.save_raw(out_dir / f"{stem}.npz")
+                    written += 1
+            elapsed = progress.tasks[task].elapsed or 1e-9
+            progress.update(task, advance=1, rate=f"{n / elapsed:.1f} img/s")
+    return failed, written
+
+
+@opt.with_model_options()
+def explain(
+    model: str = opt.MODEL,
+    images: list[Path] = opt.IMAGES,
+    targets: str = typer.Option("top:1", "--targets", "-t", help="top:K, all, or indices/names, comma-separated."),
+    out_dir: Path = opt.out_option("saliency-maps", "Output folder for the overlays."),
+    method: str = opt.method_option("--method"),
+    mode: str = opt.MODE,
+    preset: str = typer.Option(
+        None, "--preset", help="Black-box presets (openvino-xai's): speed, balance or quality; implies --mode blackbox."
+    ),
+    seed: int = opt.seed_option("Seed of the black-box methods: the same seed gives the same maps."),
+    target_layer: str = opt.TARGET_LAYER,
+    raw: bool = typer.Option(False, "--raw", help="Also save float maps as .npz."),
+    *,
+    options: opt.ModelOptions,
+) -> None:
+    """Write one overlay per image and target: {image}_{label}_{score}.jpg."""
+    from ..explainer import MODES, Explainer
+    from ..methods.rise import PRESETS
+
+    with boundary():
+        mode = values.choice("--mode", mode, MODES)
+        if method is not None:
+            method = values.method_name(method)
+        if preset is not None:
+            preset = values.choice("--preset", preset, tuple(PRESETS))
+        chosen = blackbox_method(method, preset, seed)
+        if chosen is not method:
+            mode = "blackbox"
+        parsed_targets = parse_targets(targets)
+        values.check_positive("--max-pixels", options.max_pixels)
+        paths = values.image_paths(images)
+        values.check_out_dir(out_dir, images)
+        source, preprocess, label_names = values.model_and_preprocess(model, options)
+        explainer = Explainer(
+            source,
+            preprocess,
+            mode=mode,
+            method=chosen,
+            target_layer=target_layer,
+            label_names=label_names,
+            input_name=options.input_name,
+        )
+        check_targets(parsed_targets, values.num_classes(explainer.pipeline), explainer.label_names)
+        err.print(f"method: {escape(explainer.method_description)}", highlight=False)
+        failed, written = explain_paths(explainer, paths, parsed_targets, out_dir, raw, options.max_pixels)
+    done = len(paths) - failed
+    out.print(f"wrote {written} file(s) for {done} of {len(paths)} image(s) to {escape(str(out_dir))}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
