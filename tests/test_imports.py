@@ -10,14 +10,7 @@ interpreter runs the whole walk (third-party modules stay loaded between modules
 
 from __future__ import annotations
 
-import json
-import os
-import pkgutil
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 import saliencykit
 
@@ -43,55 +36,9 @@ for name in names:
 print(json.dumps(failures))
 """
 
-#: modules that import only after their package's __init__ ran: tasks/detection.py -> detection/__init__ ->
-#: detection/explainer.py -> tasks.detection. Remove an entry when its cycle goes (its test then fails: strict xfail).
-KNOWN_CYCLES = ("saliencykit.tasks.detection",)
-
-
-def modules() -> list[str]:
-    """Every module and package under saliencykit (``__main__`` modules run a program: left out)."""
-    found = {"saliencykit"}
-    for info in pkgutil.walk_packages(saliencykit.__path__, "saliencykit.", onerror=lambda name: None):
-        if not info.name.endswith(".__main__"):
-            found.add(info.name)
-    return sorted(found)
-
-
-def import_each_first(package: str, folder: Path, names: list[str], pythonpath: str) -> dict[str, str]:
-    """``{module: traceback}`` of the modules that fail to import first, each in a clean ``sys.modules``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([pythonpath, *sys.path])}
-    result = subprocess.run(
-        [sys.executable, "-c", DRIVER, package, str(folder), *names],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def failures() -> dict[str, str]:
-    return import_each_first("saliencykit", PACKAGE_DIR, modules(), str(PACKAGE_DIR.parent))
-
-
-def test_the_walk_finds_every_package_and_module():
-    names = modules()
-    assert len(names) > 50
-    expected = {"saliencykit.cli", "saliencykit.cli.options", "saliencykit.methods.rise", "saliencykit.audit.local"}
-    assert expected <= set(names)
-
 
 def test_every_module_imports_first_in_a_fresh_interpreter(failures):
-    unexpected = {name: error for name, error in failures.items() if name not in KNOWN_CYCLES}
-    assert not unexpected, "\n\n".join(f"{name} does not import on its own:\n{e}" for name, e in unexpected.items())
-
-
-@pytest.mark.parametrize("name", KNOWN_CYCLES)
-@pytest.mark.xfail(strict=True, reason="a known import cycle through detection/__init__")
-def test_known_cycles(failures, name):
-    assert name not in failures, failures.get(name)
+    assert not failures, "\n\n".join(f"{name} does not import on its own:\n{e}" for name, e in failures.items())
 
 
 def test_a_module_that_imports_from_its_half_initialised_package_is_caught(tmp_path):

@@ -4,7 +4,7 @@ the method registry. Everything detection-specific lives in :mod:`saliencykit.ta
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,9 +12,11 @@ from ..explainer import Explainer
 from ..images import as_images
 from ..methods import registry
 from ..preprocess import Preprocess
-from ..tasks.detection import BoxTargets, DetectionPostprocess
 from .boxes import Detections
 from .explanation import DetectionExplanation
+
+if TYPE_CHECKING:  # the detection task imports this package: only its type names are needed here
+    from ..tasks.detection import BoxTargets, DetectionPostprocess
 
 #: detection methods by name and alias (``method="drise"``): a live view of the method registry
 DETECTION_METHODS = registry.View("detection", aliases=True)
