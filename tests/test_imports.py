@@ -10,7 +10,14 @@ interpreter runs the whole walk (third-party modules stay loaded between modules
 
 from __future__ import annotations
 
+import json
+import os
+import pkgutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import saliencykit
 
@@ -35,6 +42,41 @@ for name in names:
         failures[name] = traceback.format_exc(limit=-4)
 print(json.dumps(failures))
 """
+
+
+def modules() -> list[str]:
+    """Every module and package under saliencykit (``__main__`` modules run a program: left out)."""
+    found = {"saliencykit"}
+    for info in pkgutil.walk_packages(saliencykit.__path__, "saliencykit.", onerror=lambda name: None):
+        if not info.name.endswith(".__main__"):
+            found.add(info.name)
+    return sorted(found)
+
+
+def import_each_first(package: str, folder: Path, names: list[str], pythonpath: str) -> dict[str, str]:
+    """``{module: traceback}`` of the modules that fail to import first, each in a clean ``sys.modules``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([pythonpath, *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", DRIVER, package, str(folder), *names],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def failures() -> dict[str, str]:
+    return import_each_first("saliencykit", PACKAGE_DIR, modules(), str(PACKAGE_DIR.parent))
+
+
+def test_the_walk_finds_every_package_and_module():
+    names = modules()
+    assert len(names) > 50
+    expected = {"saliencykit.cli", "saliencykit.cli.options", "saliencykit.methods.rise", "saliencykit.audit.local"}
+    assert expected <= set(names)
 
 
 def test_every_module_imports_first_in_a_fresh_interpreter(failures):
