@@ -626,11 +626,7 @@ def _rest_of_network(
 
 
 def insert_vit_activation_map(
-    model: ov.Model,
-    *,
-    target_layer: str | None = None,
-    block_index: int = -1,
-    output_name: str = "saliency_map",
+    model: ov.Model, *, target_layer: str | None = None, block_index: int = -1, output_name: str = "saliency_map"
 ) -> ov.Model:
     """Return a copy of ``model`` with a class-agnostic token activation map ``(N, 1, h, w)`` float32 in [0, 1].
 
