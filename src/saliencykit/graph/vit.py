@@ -45,7 +45,7 @@ from ..errors import GraphError, MethodError
 from ..preprocess import POSTPROCESS_NAMES, postprocess_node, resolve_postprocess
 from .batch import refold_batch
 from .edit import GAUSSIAN_KERNEL, add_named_output, check_output_name, first_line, i64, minmax_per_map, record_xai
-from .query import const_value, logits_output, upstream_nodes
+from .query import const_value, key, logits_output, upstream_nodes
 
 log = logging.getLogger(__name__)
 
@@ -181,12 +181,8 @@ def _rank(output: ov.Output) -> int | None:
 
 def _other_input(node: ov.Node, output: ov.Output) -> ov.Output | None:
     values = [node.input_value(i) for i in range(node.get_input_size())]
-    others = [v for v in values if not (v.get_node() == output.get_node() and v.get_index() == output.get_index())]
+    others = [v for v in values if key(v) != key(output)]
     return others[0] if len(others) == 1 and len(values) == 2 else None
-
-
-def _same(a: ov.Output, b: ov.Output) -> bool:
-    return a.get_node() == b.get_node() and a.get_index() == b.get_index()
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -219,7 +215,7 @@ def _find_norms(graph: _Graph) -> list[_Norm]:
 def _decomposed_norm_output(mean: ov.Node, x: ov.Output) -> ov.Output | None:
     """``(x - mean(x)) / sqrt(var + eps)`` or ``(x - mean(x)) * rsqrt(...)``: the normalised output."""
     for sub in _consumers(mean.output(0)):
-        if sub.get_type_name() != "Subtract" or not _same(sub.input_value(0), x):
+        if sub.get_type_name() != "Subtract" or key(sub.input_value(0)) != key(x):
             continue
         centred = sub.output(0)
         for node in _consumers(centred):
