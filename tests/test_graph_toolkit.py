@@ -14,7 +14,7 @@ import pytest
 from vit_architectures import TinyCNN, TinyViT, example_images, to_ir
 
 import saliencykit
-from saliencykit.errors import GraphError, ModelInputError
+from saliencykit.errors import GraphError, ModelInputError, PreprocessError
 from saliencykit.graph import query
 from saliencykit.graph.activation_map import insert_activation_map
 from saliencykit.graph.batch import free_batch, make_batch_dynamic, set_batch
@@ -138,16 +138,19 @@ def test_bad_input_names_are_clear_errors():
 # ----------------------------------------------------------------------------------------- query / edit
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in GRAPH.glob("*.py") if p.stem != "__init__"))
+GRAPH_MODULES = sorted(f"graph.{p.stem}" for p in GRAPH.glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("name", ["graph", *GRAPH_MODULES, "model", "pipeline"])
 def test_every_graph_module_imports_alone_in_a_fresh_interpreter(name):
     done = subprocess.run(
-        [sys.executable, "-c", f"import saliencykit.graph.{name} as m; print(m.__name__)"],
+        [sys.executable, "-c", f"import saliencykit.{name} as m; print(m.__name__)"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == f"saliencykit.graph.{name}"
+    assert done.stdout.strip() == f"saliencykit.{name}"
 
 
 def _signature(model: ov.Model) -> list[tuple[str, str, str]]:
@@ -219,3 +222,16 @@ def test_vit_activation_map_records_the_same_keys_as_the_cnn_one(vit, cnn):
     assert set(info) == set(xai_info(insert_activation_map(cnn)))
     maps = ov.compile_model(explained, "CPU", F32)(example_images(2))["saliency_map"]
     assert maps.shape[:2] == (2, 1) and maps.min() == 0.0 and np.isclose(maps.max(), 1.0)
+
+
+def test_a_size_the_graph_cannot_take_is_a_clear_preprocess_error():
+    """A dynamic-size model that spells 192 class scores (3 x 8 x 8 pixels) cannot take 9 x 9 images."""
+    param = ops.parameter([1, 3, -1, -1], np.float32, name="x")
+    anchors = ops.reshape(param, ops.constant(np.array([1, 192], np.int64)), False)
+    model = ov.Model([ops.sigmoid(anchors)], [param], "fixed_head")
+    with pytest.raises(
+        PreprocessError, match=r"cannot take size=\(9, 9\) \(.+\); give another Preprocess\(size=\.\.\.\)"
+    ):
+        saliencykit.Pipeline(model, saliencykit.Preprocess(size=9, layout="NCHW"))
+    assert model.inputs[0].get_partial_shape()[2].is_dynamic  # the caller's model is not reshaped
+    assert saliencykit.Pipeline(model, saliencykit.Preprocess(size=8, layout="NCHW")).ov_model is not model
