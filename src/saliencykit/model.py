@@ -302,6 +302,7 @@ class ModelRunner:
     def _infer_fixed(self, batch: np.ndarray, extra: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """A model compiled for exactly ``chunk_size`` samples: pad the last chunk, drop its padded outputs."""
         n, chunk = batch.shape[0], self.fixed_batch
+        assert chunk is not None  # only called for a fixed batch
         short = -n % chunk
         if short:
             batch = np.concatenate([batch, np.repeat(batch[-1:], short, axis=0)])

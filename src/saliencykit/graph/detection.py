@@ -48,6 +48,7 @@ from .query import (
     is_constant_like,
     key,
     node_id,
+    sample_dims,
     static_dims,
 )
 
@@ -143,8 +144,8 @@ def select_class_output(model: ov.Model, class_output: int | str | None = None, 
     named = [i for i, o in enumerate(outputs) if any(w in n.lower() for n in o.get_names() for w in _CLASS_WORDS)]
     if len(named) == 1:
         return named[0]
-    lasts = [static_dims(o) for o in outputs]
-    lasts = [d[-1] if d and d[-1] is not None and len(d) >= 2 else None for d in lasts]
+    shapes = [static_dims(o) for o in outputs]
+    lasts = [d[-1] if d and d[-1] is not None and len(d) >= 2 else None for d in shapes]
     if num_classes is not None:
         fitting = [i for i, d in enumerate(lasts) if d == num_classes]
         if len(fitting) == 1:
@@ -207,10 +208,7 @@ def _probe(model: ov.Model, sources: list[ov.Output], logits: ov.Output) -> np.n
     params, feeds, mapping = [], [], {}
     offset = 0
     for value in sources:
-        dims = static_dims(value)
-        if dims is None or any(d is None for d in dims[1:]):
-            raise GraphError(f"the head map {describe(value)} has a dynamic shape; reshape the model to a fixed size.")
-        shape = [1, *dims[1:]]
+        shape = [1, *_map_dims(value)]
         size = int(np.prod(shape))
         param = ops.parameter(shape, ov.Type.f32)
         params.append(param)
@@ -262,15 +260,23 @@ def _class_axis(cells: np.ndarray) -> int | None:
     raise GraphError(f"the class output {cells.shape} has several axes that could be classes: {found}.")
 
 
+def _map_dims(value: ov.Output) -> list[int]:
+    """A head map's dimensions after the batch; :class:`GraphError` when one is dynamic."""
+    dims = sample_dims(value)
+    if dims is None:
+        raise GraphError(f"the head map {describe(value)} has a dynamic shape; reshape the model to a fixed size.")
+    return dims
+
+
 def _scales_from_probe(sources: list[ov.Output], index: np.ndarray, class_output: ov.Output) -> list[HeadScale]:
-    dims = [static_dims(s) for s in sources]
-    sizes = [int(np.prod(d[1:])) for d in dims]
+    dims = [_map_dims(s) for s in sources]
+    sizes = [int(np.prod(d)) for d in dims]
     starts = np.cumsum([0, *sizes])
     if index.min() < 0 or index.max() >= starts[-1]:
         raise GraphError(f"the class output {describe(class_output)} is not a rearrangement of the head maps.")
     scale = np.searchsorted(starts, index, side="right") - 1
     local = index - starts[scale]
-    chw = np.array([d[1:] for d in dims])  # (S, 3): C, H, W (NCHW)
+    chw = np.array(dims)  # (S, 3): C, H, W (NCHW)
     h, w = chw[scale, 1], chw[scale, 2]
     channel = local // (h * w)
     y = (local // w) % h
@@ -289,7 +295,7 @@ def _scales_from_probe(sources: list[ov.Output], index: np.ndarray, class_output
         raise GraphError(f"the class output {describe(class_output)} repeats head values; it is not an SSD/YOLO head.")
     scales = []
     for s, value in enumerate(sources):
-        _, c_s, h_s, w_s = dims[s]
+        _, h_s, w_s = dims[s]
         here = scale == s
         per_class = []
         for k in range(num_classes):
@@ -372,7 +378,7 @@ def find_detection_head(
         )
         scales = []
         for value in sources:
-            _, c, h, w = static_dims(value)  # type: ignore[misc]
+            c, h, w = _map_dims(value)
             if c % k:
                 raise GraphError(
                     f"target_layer {describe(value)} has {c} channels, not a multiple of the {k} classes: give the "

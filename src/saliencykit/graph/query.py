@@ -102,6 +102,15 @@ def static_dims(output: ov.Output) -> list[int | None] | None:
     return [d.get_length() if d.is_static else None for d in shape]
 
 
+def sample_dims(output: ov.Output) -> list[int] | None:
+    """The dimensions after the batch when the rank and every one of them are static, else ``None``."""
+    dims = static_dims(output)
+    if dims is None or len(dims) < 1:
+        return None
+    rest = [d for d in dims[1:] if d is not None]
+    return rest if len(rest) == len(dims) - 1 else None
+
+
 def is_spatial(output: ov.Output) -> bool:
     """Whether ``output`` looks like a 4-D feature map with a spatial extent (NCHW or NHWC, h * w > 1)."""
     dims = static_dims(output)
@@ -168,8 +177,8 @@ def global_pooling(node: ov.Node) -> GlobalPooling | None:
         axes = const_value(node.input_value(1))
         if axes is None:
             return None
-        axes = {int(a) % 4 for a in np.atleast_1d(axes)}
-        layout = {frozenset({2, 3}): "NCHW", frozenset({1, 2}): "NHWC"}.get(frozenset(axes))
+        pooled = frozenset(int(a) % 4 for a in np.atleast_1d(axes))
+        layout = {frozenset({2, 3}): "NCHW", frozenset({1, 2}): "NHWC"}.get(pooled)
         if layout is None:
             return None
         return GlobalPooling(node, _REDUCE_KIND[kind_name], layout, keep_dims=len(out_dims or []) == 4)
@@ -233,13 +242,13 @@ def output_index(model: ov.Model, logits: ov.Output) -> int:
 
 def num_classes(logits: ov.Output) -> int:
     """Number of classes: the product of the static non-batch dimensions of the logits."""
-    dims = static_dims(logits)
-    if dims is None or len(dims) < 2 or any(d is None for d in dims[1:]):
+    dims = sample_dims(logits)
+    if not dims:
         raise GraphError(
             f"the logits {describe(logits)} need a static number of classes (N, K); this model's is unknown."
         )
-    count = int(np.prod(dims[1:]))
-    if count != max(dims[1:]):
+    count = int(np.prod(dims))
+    if count != max(dims):
         raise GraphError(
             f"the logits {describe(logits)} are not (N, K) class scores; white-box methods explain classifiers."
         )

@@ -60,6 +60,7 @@ from .query import (
     num_classes,
     output_index,
     resolve_target_layer,
+    sample_dims,
     static_dims,
     subgraph,
 )
@@ -195,10 +196,10 @@ class _OnePassPlan:
 def _per_channel(value: ov.Output) -> bool:
     """A constant that broadcasts over an NCHW map without varying over positions."""
     dims = static_dims(value)
-    if dims is None or len(dims) > 4 or any(d is None for d in dims):
+    if dims is None or len(dims) > 4 or None in dims:
         return False
-    dims = [1] * (4 - len(dims)) + dims
-    return dims[0] == 1 and dims[2] == 1 and dims[3] == 1
+    n, _, h, w = [1] * (4 - len(dims)) + dims
+    return n == 1 and h == 1 and w == 1
 
 
 def _pointwise_problem(node: ov.Node, inside: set[int], memo: dict, hw: tuple[int, int]) -> str | None:
@@ -354,15 +355,16 @@ def _one_pass_logits(target: TargetLayer, plan: _OnePassPlan, kernel: str, prefi
             summed = ops.add(ops.add(terms[0], terms[1]), terms[2]).output(0)
     if zero_map is not None:
         summed = ops.add(summed, ops.multiply(zero_map, _const(others, zero_map))).output(0)
-    channels = static_dims(summed)[1]
+    summed_dims = sample_dims(summed)
+    assert summed_dims is not None  # P keeps the target layer's static channels and size
+    channels = summed_dims[0]
     vectors = ops.reshape(_position_vectors(summed, channels, hw), i64([-1, channels]), special_zero=False)
     if plan.pooling.kind == "mean":
         vectors = ops.multiply(vectors, _const(1.0 / hw, vectors.output(0)))
-    pooled_dims = static_dims(plan.pooling.node.output(0))
     if plan.pooling.keep_dims:
         shape = [-1, channels, 1, 1] if plan.pooling.layout == "NCHW" else [-1, 1, 1, channels]
     else:
-        shape = [-1] + [d for d in pooled_dims[1:]]
+        shape = [-1, *(sample_dims(plan.pooling.node.output(0)) or [channels])]
     pooled = ops.reshape(vectors, i64(shape), special_zero=False).output(0)
     mapping = {key(plan.pooling.node.output(0)): pooled}
     _Copier(prefix, hw, graph_ids).copy(plan.head, mapping)

@@ -137,7 +137,9 @@ class _Graph:
     def between(self, start: ov.Node, end: ov.Node, limit: int = 20000) -> set:
         """Non-constant nodes on paths from ``start`` (excluded) to ``end`` (included)."""
         lo = self.index[start]
-        seen, stack, forward = set(), [end], set()
+        seen: set[ov.Node] = set()
+        forward: set[ov.Node] = set()
+        stack = [end]
         while stack and len(seen) < limit:
             node = stack.pop()
             if node in seen or node == start or self.index.get(node, -1) <= lo or not self.variable[node]:
@@ -318,7 +320,7 @@ def _token_layout(graph: _Graph, x: ov.Output) -> tuple[int, int, tuple[int, int
 
 def _patch_grid(graph: _Graph, start: ov.Node, tokens: int) -> tuple[int, int] | None:
     """The output size of the patch-embedding convolution upstream of ``start`` when it fits the tokens."""
-    stack, seen = [start], set()
+    stack, seen = [start], set[ov.Node]()
     while stack and len(seen) < 5000:
         node = stack.pop()
         if node in seen or not graph.variable.get(node, False):
@@ -502,7 +504,8 @@ def insert_vit_reciprocam(
             f"postprocess={postprocess!r}: in-graph ViT-ReciproCAM takes one of {', '.join(POSTPROCESS_NAMES)}."
         )
     check_output_name(model, output_name)
-    postprocess = resolve_postprocess(model, postprocess)
+    scoring = resolve_postprocess(model, postprocess)
+    assert isinstance(scoring, str)  # a name stays a name ("softmax" may become "identity")
     result = model.clone()
     branch = model.clone()
     graph, norm, _, _, (tokens, prefix, grid, dim) = _select(result, target_layer, block_index)
@@ -517,7 +520,7 @@ def insert_vit_reciprocam(
     mosaic_y = _mosaic(norm.y, masks, tokens, dim, f"{output_name}/vit/mosaic_norm")
 
     scores = _rest_of_network(result, graph, branch, norm, mosaic_x, mosaic_y, len(masks), output_name)
-    scores = postprocess_node(scores, postprocess)
+    scores = postprocess_node(scores, scoring)
     h, w = grid
     shape = ops.concat(
         [i64([-1, h * w]), ops.gather(ops.shape_of(scores), [1], 0)], 0
@@ -529,7 +532,7 @@ def insert_vit_reciprocam(
         maps = ops.convert(maps, ov.Type.f32)
     add_named_output(result, minmax_per_map(maps.output(0)), output_name, hint=_BATCH_HINT)
     info = {"method": "vit_reciprocam", "kernel": "gaussian" if use_gaussian else "hard", "target_layer": norm.name}
-    record_xai(result, output_name, {**info, "postprocess": postprocess})
+    record_xai(result, output_name, {**info, "postprocess": scoring})
     return result
 
 
