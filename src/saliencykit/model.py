@@ -53,7 +53,7 @@ def load_model(
         return source
     if isinstance(source, (str, Path)):
         return _read_model_file(Path(source))
-    if _is_torch_module(source):
+    if is_torch_module(source):
         return _convert_torch(source, example_input, input_shape)
     raise ModelLoadError(
         f"model: cannot load an object of type {type(source).__name__}. Pass a path to an .xml/.onnx/.tflite "
@@ -127,8 +127,12 @@ def _openvino_reason(text: str) -> str:
     return ""
 
 
-def _is_torch_module(obj: object) -> bool:
+def is_torch_module(obj: object) -> bool:
+    """Whether ``obj`` is a ``torch.nn.Module``, told without importing torch."""
     return any(cls.__module__.startswith("torch.nn") and cls.__name__ == "Module" for cls in type(obj).__mro__)
+
+
+_is_torch_module = is_torch_module  # the name pipeline.py and detection/explainer.py import
 
 
 def _convert_torch(module: Any, example_input: Any, input_shape: Sequence[int] | None) -> ov.Model:
@@ -341,4 +345,4 @@ class ModelRunner:
         return self.infer(batch)[0]
 
 
-__all__ = ["ModelRunner", "core", "load_model", "make_batch_dynamic", "select_input"]
+__all__ = ["ModelRunner", "core", "is_torch_module", "load_model", "make_batch_dynamic", "select_input"]
