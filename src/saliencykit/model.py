@@ -17,6 +17,8 @@ import openvino as ov
 import openvino.properties.hint as hints
 
 from .errors import ModelInputError, ModelLoadError
+from .graph.batch import make_batch_dynamic, set_batch
+from .graph.query import select_input
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def load_model(
         return source
     if isinstance(source, (str, Path)):
         return _read_model_file(Path(source))
-    if _is_torch_module(source):
+    if is_torch_module(source):
         return _convert_torch(source, example_input, input_shape)
     raise ModelLoadError(
         f"model: cannot load an object of type {type(source).__name__}. Pass a path to an .xml/.onnx/.tflite "
@@ -125,8 +127,12 @@ def _openvino_reason(text: str) -> str:
     return ""
 
 
-def _is_torch_module(obj: object) -> bool:
+def is_torch_module(obj: object) -> bool:
+    """Whether ``obj`` is a ``torch.nn.Module``, told without importing torch."""
     return any(cls.__module__.startswith("torch.nn") and cls.__name__ == "Module" for cls in type(obj).__mro__)
+
+
+_is_torch_module = is_torch_module  # the name pipeline.py and detection/explainer.py import
 
 
 def _convert_torch(module: Any, example_input: Any, input_shape: Sequence[int] | None) -> ov.Model:
@@ -153,66 +159,19 @@ def _convert_torch(module: Any, example_input: Any, input_shape: Sequence[int] |
         ) from None
 
 
-def select_input(model: ov.Model, input_name: str | None = None) -> ov.Output:
-    """The model input that receives images: the only one, or the one named ``input_name``."""
-    inputs = list(model.inputs)
-    if input_name is None:
-        if len(inputs) != 1:
-            names = [next(iter(i.get_names()), f"#{n}") for n, i in enumerate(inputs)]
-            raise ModelInputError(
-                f"model has {len(inputs)} inputs ({', '.join(names)}); name the image input with input_name= "
-                "(CLI: --input-name)."
-            )
-        return inputs[0]
-    for i in inputs:
-        if input_name in i.get_names():
-            return i
-    names = [n for i in inputs for n in i.get_names()]
-    raise ModelInputError(
-        f"model has no input named '{input_name}'; its inputs are: {', '.join(names)}. Pass one of them as "
-        "input_name= (CLI: --input-name)."
-    )
-
-
-def make_batch_dynamic(model: ov.Model, input_name: str | None = None) -> tuple[ov.Model, bool]:
-    """Reshape a model whose batch is fixed to a dynamic batch, in place; return (model, batch_is_dynamic).
-
-    Models that hard-code their batch size internally cannot be reshaped; they keep their static batch and
-    the runner feeds them one sample per request.
-    """
-    port = select_input(model, input_name)
-    shape = port.get_partial_shape()
-    if shape.rank.is_dynamic or shape.rank.get_length() == 0:
-        return model, True
-    if shape[0].is_dynamic:
-        return model, True
-    new_shape = ov.PartialShape([ov.Dimension(-1)] + [shape[i] for i in range(1, shape.rank.get_length())])
-    try:
-        model.reshape({port: new_shape})
-    except Exception:
-        log.info("model batch could not be made dynamic; inferring one sample per request")
-        model.reshape({port: shape})
-        return model, False
-    if any(o.get_partial_shape().rank.is_static and o.get_partial_shape()[0].is_static for o in model.outputs):
-        model.reshape({port: shape})
-        return model, False
-    return model, True
-
-
 class ModelRunner:
     """Compile a model once and infer batches ``(N, ...)`` of any N on it.
 
     Large batches are split into chunks that go through an ``AsyncInferQueue`` so that preparing the next
-    chunk overlaps with inference. The default ``performance="latency"`` uses all cores for each request:
-    measured on the demo model on 2 cores it equals the throughput hint for batches >= 4 and is twice as fast
-    for a single image (``bench/inference.py``). ``precision="f32"`` is the default: OpenVINO's CPU default is
-    bf16 where the processor supports it, which moves the demo model's logits by up to 0.13 — enough to change
-    a saliency ranking — and on the machines we measured it is not even faster.
+    chunk overlaps with inference. The default ``performance="latency"`` uses all cores for each request (as
+    fast as the throughput hint for larger batches, faster for one image: ``bench/inference.py``).
+    ``precision="f32"`` is the default: OpenVINO's CPU default is bf16 where the processor supports it, which
+    moves logits enough to change a saliency ranking.
 
     ``fixed_batch=True`` compiles the model for batches of exactly ``chunk_size`` (the last chunk is padded):
     for callers that always send many samples, such as black-box methods. Static shapes let the CPU plugin
-    plan memory once; on the demo model that is 13% less time per image than a dynamic batch
-    (``bench/blackbox.py``). Models whose batch cannot be fixed keep the dynamic path.
+    plan memory once (``bench/blackbox.py`` measures the gain). Models whose batch cannot be fixed keep the
+    dynamic path. The batch is set by :mod:`saliencykit.graph.batch`.
     """
 
     def __init__(
@@ -233,7 +192,9 @@ class ModelRunner:
         model = model.clone()  # reshaping below must not change the caller's model
         static_shape = select_input(model, input_name).get_partial_shape()
         self.chunk_size = max(1, int(chunk_size))
-        self.fixed_batch = self.chunk_size if fixed_batch and _set_batch(model, input_name, self.chunk_size) else None
+        self.fixed_batch = self.chunk_size if fixed_batch and set_batch(model, input_name, self.chunk_size) else None
+        if fixed_batch and not self.fixed_batch:
+            log.info("model batch could not be fixed to %d; using a dynamic batch", self.chunk_size)
         if self.fixed_batch:
             self.dynamic_batch = False
             self.model = model
@@ -345,6 +306,7 @@ class ModelRunner:
     def _infer_fixed(self, batch: np.ndarray, extra: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """A model compiled for exactly ``chunk_size`` samples: pad the last chunk, drop its padded outputs."""
         n, chunk = batch.shape[0], self.fixed_batch
+        assert chunk is not None  # only called for a fixed batch
         short = -n % chunk
         if short:
             batch = np.concatenate([batch, np.repeat(batch[-1:], short, axis=0)])
@@ -383,20 +345,4 @@ class ModelRunner:
         return self.infer(batch)[0]
 
 
-def _set_batch(model: ov.Model, input_name: str | None, size: int) -> bool:
-    """Reshape ``model``'s image input to a static batch of ``size``, in place; False (unchanged) if it can't be."""
-    port = select_input(model, input_name)
-    shape = port.get_partial_shape()
-    if shape.rank.is_dynamic or shape.rank.get_length() == 0:
-        return False
-    original = {p: p.get_partial_shape() for p in model.inputs}
-    try:
-        model.reshape({port: ov.PartialShape([size] + [shape[i] for i in range(1, shape.rank.get_length())])})
-    except Exception:
-        model.reshape(original)
-        log.info("model batch could not be fixed to %d; using a dynamic batch", size)
-        return False
-    if any(o.get_partial_shape().rank.is_dynamic or o.get_partial_shape()[0] != size for o in model.outputs):
-        model.reshape(original)  # the batch does not reach every output: the graph hard-codes it somewhere
-        return False
-    return True
+__all__ = ["ModelRunner", "core", "is_torch_module", "load_model", "make_batch_dynamic", "select_input"]

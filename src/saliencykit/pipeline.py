@@ -19,6 +19,7 @@ import openvino as ov
 from threadpoolctl import threadpool_limits
 
 from .errors import GraphError, ModelOutputError, PreprocessError
+from .graph.batch import reshape_input
 from .graph.blend import BASE_INPUT, IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
 from .images import check_image
 from .labels import check_label_count
@@ -149,15 +150,12 @@ def _fix_spatial_size(model: ov.Model, preprocess: Preprocess, input_name: str |
     dims = [shape[i] for i in range(4)]
     dims[axes[0]], dims[axes[1]] = ov.Dimension(preprocess.hw[0]), ov.Dimension(preprocess.hw[1])
     model = model.clone()  # the caller's ov.Model stays as it was
-    port = select_input(model, input_name)
-    try:
-        model.reshape({port: ov.PartialShape(dims)})
-    except Exception as exc:  # OpenVINO's shape inference explains in a long internal message
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    why = reshape_input(model, select_input(model, input_name), dims)
+    if why is not None:
         raise PreprocessError(
-            f"the model input {shape} cannot take size={preprocess.hw} ({first}); give another "
+            f"the model input {shape} cannot take size={preprocess.hw} ({why}); give another "
             "Preprocess(size=...) (CLI: --size), e.g. the size the model was trained at."
-        ) from None
+        )
     return model
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
-from .inspect import add_named_output, check_output_name, fold_constants, minmax_per_map, resolve_target_layer
+from .edit import add_named_output, check_output_name, fold_constants, i64, minmax_per_map, record_xai, to_nchw
+from .query import resolve_target_layer
 
 
 def insert_activation_map(
@@ -26,10 +26,7 @@ def insert_activation_map(
     work = fold_constants(model.clone())
     target = resolve_target_layer(work, target_layer)
     channel_axis = 1 if target.layout == "NCHW" else 3
-    mean = ops.reduce_mean(target.output, ops.constant(np.array([channel_axis], np.int64)), keep_dims=True)
-    if target.layout == "NHWC":
-        mean = ops.transpose(mean, ops.constant(np.array([0, 3, 1, 2], np.int64)))
-    add_named_output(work, minmax_per_map(mean.output(0)), output_name)
-    work.set_rt_info("activation_map", ["saliencykit", "xai", output_name, "method"])
-    work.set_rt_info(target.name, ["saliencykit", "xai", output_name, "target_layer"])
+    mean = ops.reduce_mean(target.output, i64([channel_axis]), keep_dims=True).output(0)
+    add_named_output(work, minmax_per_map(to_nchw(mean, target.layout)), output_name)
+    record_xai(work, output_name, {"method": "activation_map", "target_layer": target.name})
     return work

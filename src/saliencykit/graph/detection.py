@@ -34,22 +34,21 @@ from dataclasses import dataclass
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
-from openvino.utils.node_factory import NodeFactory
 
 from ..errors import GraphError
-from ..model import core, select_input
-from .inspect import (
-    add_named_output,
+from ..model import core
+from .batch import free_batch as free_batch  # its old import path: saliencykit.detection reads it here
+from .edit import add_named_output, check_output_name, clone_node, fold_constants, i64, record_xai
+from .query import (
     ancestors,
-    candidate_layers,
-    check_output_name,
+    candidates_text,
     descendants,
     describe,
     find_node,
-    fold_constants,
     is_constant_like,
     key,
     node_id,
+    sample_dims,
     static_dims,
 )
 
@@ -104,54 +103,6 @@ class DetectionHead:
         return [s.name for s in self.scales]
 
 
-# -------------------------------------------------------------------------------------------- the batch
-
-
-def free_batch(model: ov.Model, input_name: str | None = None) -> ov.Model:
-    """A copy of ``model`` that accepts any batch size when its graph hard-codes a batch of 1.
-
-    TFLite and some ONNX exports write the batch into their final reshapes (``Reshape(x, [1, -1, K])``), so
-    OpenVINO cannot make the batch dynamic and every masked image would need its own inference. Such reshape
-    patterns become ``[0, -1, K]`` (copy the batch). When the result still does not have a dynamic batch on every
-    output, the model is returned unchanged (the runner then infers one image per request).
-    """
-    work = model.clone()
-    port = select_input(work, input_name)
-    shape = port.get_partial_shape()
-    if shape.rank.is_dynamic or shape[0].is_dynamic or shape[0].get_length() != 1:
-        return model
-    changed = 0
-    for node in work.get_ordered_ops():
-        if node.get_type_name() != "Reshape" or node.input_value(1).get_node().get_type_name() != "Constant":
-            continue
-        pattern = np.array(node.input_value(1).get_node().get_data()).astype(np.int64)
-        dims = static_dims(node.input_value(0))
-        if pattern.ndim != 1 or len(pattern) < 2 or pattern[0] != 1 or not dims or dims[0] != 1:
-            continue
-        if np.any(pattern[1:] == 0):
-            continue
-        new_pattern = pattern.copy()
-        new_pattern[0] = 0
-        new = ops.reshape(node.input_value(0), ops.constant(new_pattern), special_zero=True)
-        new.set_friendly_name(node.get_friendly_name())
-        names = node.output(0).get_names()
-        node.output(0).replace(new.output(0))
-        if names:
-            new.output(0).get_tensor().set_names(names)
-        changed += 1
-    if not changed:
-        return model
-    try:
-        dims = [ov.Dimension(-1)] + [shape[i] for i in range(1, shape.rank.get_length())]
-        work.reshape({select_input(work, input_name): ov.PartialShape(dims)})
-    except Exception:  # shape inference refuses: keep the original
-        return model
-    if any(o.get_partial_shape().rank.is_static and o.get_partial_shape()[0].is_static for o in work.outputs):
-        return model
-    log.info("freed the hard-coded batch of %d reshape(s): masked images go through in batches", changed)
-    return work
-
-
 # ----------------------------------------------------------------------------------------- the class output
 
 
@@ -168,12 +119,6 @@ def _output_label(model: ov.Model, i: int) -> str:
 
 def _outputs_text(model: ov.Model) -> str:
     return "\n".join(f"  output {_output_label(model, i)}" for i in range(len(model.outputs)))
-
-
-def _layers_text(model: ov.Model) -> str:
-    by_name = {n.get_friendly_name(): n for n in model.get_ordered_ops()}
-    names = candidate_layers(model, limit=10)
-    return "\n".join(f"  {describe(by_name[n].output(0))}" for n in names) or "  (none)"
 
 
 def select_class_output(model: ov.Model, class_output: int | str | None = None, num_classes: int | None = None) -> int:
@@ -199,8 +144,8 @@ def select_class_output(model: ov.Model, class_output: int | str | None = None, 
     named = [i for i, o in enumerate(outputs) if any(w in n.lower() for n in o.get_names() for w in _CLASS_WORDS)]
     if len(named) == 1:
         return named[0]
-    lasts = [static_dims(o) for o in outputs]
-    lasts = [d[-1] if d and d[-1] is not None and len(d) >= 2 else None for d in lasts]
+    shapes = [static_dims(o) for o in outputs]
+    lasts = [d[-1] if d and d[-1] is not None and len(d) >= 2 else None for d in shapes]
     if num_classes is not None:
         fitting = [i for i, d in enumerate(lasts) if d == num_classes]
         if len(fitting) == 1:
@@ -211,7 +156,7 @@ def select_class_output(model: ov.Model, class_output: int | str | None = None, 
     raise GraphError(
         "cannot tell which model output holds the class logits; pass class_output= (index or name), or "
         f"target_layer=[...] with the per-scale class convolutions. The outputs are:\n{_outputs_text(model)}\n"
-        f"The last spatial layers are:\n{_layers_text(model)}"
+        f"The last spatial layers are:\n{candidates_text(model, 10)}"
     )
 
 
@@ -254,16 +199,6 @@ def _strip_activation(value: ov.Output) -> tuple[ov.Output, str]:
         value = value.get_node().input_value(0)
 
 
-_FACTORIES: dict[str, NodeFactory] = {}
-
-
-def _clone(node: ov.Node, inputs: list[ov.Output]) -> ov.Node:
-    version = node.get_type_info().version_id
-    if version not in _FACTORIES:
-        _FACTORIES[version] = NodeFactory(version)
-    return _FACTORIES[version].create(node.get_type_name(), inputs, node.get_attributes())
-
-
 def _probe(model: ov.Model, sources: list[ov.Output], logits: ov.Output) -> np.ndarray:
     """Which source element lands on each element of ``logits``: an int64 array of ``logits``' shape (batch 1).
 
@@ -273,10 +208,7 @@ def _probe(model: ov.Model, sources: list[ov.Output], logits: ov.Output) -> np.n
     params, feeds, mapping = [], [], {}
     offset = 0
     for value in sources:
-        dims = static_dims(value)
-        if dims is None or any(d is None for d in dims[1:]):
-            raise GraphError(f"the head map {describe(value)} has a dynamic shape; reshape the model to a fixed size.")
-        shape = [1, *dims[1:]]
+        shape = [1, *_map_dims(value)]
         size = int(np.prod(shape))
         param = ops.parameter(shape, ov.Type.f32)
         params.append(param)
@@ -304,7 +236,7 @@ def _probe(model: ov.Model, sources: list[ov.Output], logits: ov.Output) -> np.n
                     "which is computed from the input (e.g. a shape); fix the model's input size first."
                 )
         # a Convert must not round the index numbers: every copy stays float32
-        new = ops.convert(inputs[0], "f32") if node.get_type_name() == "Convert" else _clone(node, inputs)
+        new = ops.convert(inputs[0], "f32") if node.get_type_name() == "Convert" else clone_node(node, inputs)
         for i in range(node.get_output_size()):
             mapping[key(node.output(i))] = new.output(i)
     if key(logits) not in mapping:
@@ -328,15 +260,23 @@ def _class_axis(cells: np.ndarray) -> int | None:
     raise GraphError(f"the class output {cells.shape} has several axes that could be classes: {found}.")
 
 
+def _map_dims(value: ov.Output) -> list[int]:
+    """A head map's dimensions after the batch; :class:`GraphError` when one is dynamic."""
+    dims = sample_dims(value)
+    if dims is None:
+        raise GraphError(f"the head map {describe(value)} has a dynamic shape; reshape the model to a fixed size.")
+    return dims
+
+
 def _scales_from_probe(sources: list[ov.Output], index: np.ndarray, class_output: ov.Output) -> list[HeadScale]:
-    dims = [static_dims(s) for s in sources]
-    sizes = [int(np.prod(d[1:])) for d in dims]
+    dims = [_map_dims(s) for s in sources]
+    sizes = [int(np.prod(d)) for d in dims]
     starts = np.cumsum([0, *sizes])
     if index.min() < 0 or index.max() >= starts[-1]:
         raise GraphError(f"the class output {describe(class_output)} is not a rearrangement of the head maps.")
     scale = np.searchsorted(starts, index, side="right") - 1
     local = index - starts[scale]
-    chw = np.array([d[1:] for d in dims])  # (S, 3): C, H, W (NCHW)
+    chw = np.array(dims)  # (S, 3): C, H, W (NCHW)
     h, w = chw[scale, 1], chw[scale, 2]
     channel = local // (h * w)
     y = (local // w) % h
@@ -355,7 +295,7 @@ def _scales_from_probe(sources: list[ov.Output], index: np.ndarray, class_output
         raise GraphError(f"the class output {describe(class_output)} repeats head values; it is not an SSD/YOLO head.")
     scales = []
     for s, value in enumerate(sources):
-        _, c_s, h_s, w_s = dims[s]
+        _, h_s, w_s = dims[s]
         here = scale == s
         per_class = []
         for k in range(num_classes):
@@ -382,7 +322,7 @@ def _check_map(model: ov.Model, value: ov.Output, what: str) -> None:
     if dims is None or len(dims) != 4 or any(d is None for d in dims[1:]):
         raise GraphError(
             f"{what} {describe(value)} is not a static 4-D (N, C, h, w) map: name the class-logit convolution of "
-            f"each scale. The last spatial layers are:\n{_layers_text(model)}"
+            f"each scale. The last spatial layers are:\n{candidates_text(model, 10)}"
         )
 
 
@@ -438,7 +378,7 @@ def find_detection_head(
         )
         scales = []
         for value in sources:
-            _, c, h, w = static_dims(value)  # type: ignore[misc]
+            c, h, w = _map_dims(value)
             if c % k:
                 raise GraphError(
                     f"target_layer {describe(value)} has {c} channels, not a multiple of the {k} classes: give the "
@@ -462,7 +402,7 @@ def find_detection_head(
             f"{_output_label(model, index)} through reshapes, transposes and concatenations reaches {found}, not "
             "per-scale (N, C, h, w) class convolutions. Pass target_layer=[...] with the class-logit convolution "
             "of each scale (or class_output= if this is not the class output). "
-            f"The outputs are:\n{_outputs_text(model)}\nThe last spatial layers are:\n{_layers_text(model)}"
+            f"The outputs are:\n{_outputs_text(model)}\nThe last spatial layers are:\n{candidates_text(model, 10)}"
         )
     scales = _scales_from_probe(sources, _probe(model, sources, logits), logits)
     return DetectionHead(logits, tuple(scales), int(scales[0].channels.shape[0]), activation, "traced")
@@ -471,23 +411,19 @@ def find_detection_head(
 # -------------------------------------------------------------------------------------------- insertion
 
 
-def _i64(values) -> ov.Output:
-    return ops.constant(np.array(values, dtype=np.int64)).output(0)
-
-
 def _scale_map(scale: HeadScale, num_classes: int, activation: str, reduce: str) -> ov.Output:
     """(N, K, h, w) class probabilities of one scale."""
     value = scale.output
     if value.get_element_type() != ov.Type.f32:
         value = ops.convert(value, "f32").output(0)
-    gathered = ops.gather(value, _i64(scale.channels.reshape(-1)), _i64(1))
-    grouped = ops.reshape(gathered, _i64([0, num_classes, scale.anchors, scale.height, scale.width]), True)
+    gathered = ops.gather(value, i64(scale.channels.reshape(-1)), i64(1))
+    grouped = ops.reshape(gathered, i64([0, num_classes, scale.anchors, scale.height, scale.width]), True)
     if activation == "sigmoid":
         grouped = ops.sigmoid(grouped)
     elif activation == "softmax":
         grouped = ops.softmax(grouped, 1)
     reducer = ops.reduce_max if reduce == "max" else ops.reduce_mean
-    return reducer(grouped, _i64([2]), keep_dims=False).output(0)
+    return reducer(grouped, i64([2]), keep_dims=False).output(0)
 
 
 def _resize(value: ov.Output, size: tuple[int, int]) -> ov.Output:
@@ -498,11 +434,11 @@ def _resize(value: ov.Output, size: tuple[int, int]) -> ov.Output:
 
     return ops11.interpolate(
         value,
-        _i64(list(size)),
+        i64(list(size)),
         mode="linear",
         shape_calculation_mode="sizes",
         coordinate_transformation_mode="half_pixel",
-        axes=_i64([2, 3]),
+        axes=i64([2, 3]),
     ).output(0)
 
 
@@ -552,17 +488,12 @@ def insert_det_class_probability_map(
     if len(maps) == 1:
         combined = maps[0]
     else:
-        stacked = ops.concat([ops.unsqueeze(m, _i64([1])) for m in maps], 1)
+        stacked = ops.concat([ops.unsqueeze(m, i64([1])) for m in maps], 1)
         reducer = ops.reduce_max if combine_scales == "max" else ops.reduce_mean
-        combined = reducer(stacked, _i64([1]), keep_dims=False).output(0)
+        combined = reducer(stacked, i64([1]), keep_dims=False).output(0)
     add_named_output(work, combined, output_name)
-    for field, value in (
-        ("method", "det_class_probability_map"),
-        ("target_layer", ",".join(head.names)),
-        ("path", head.how),
-        ("postprocess", chosen),
-    ):
-        work.set_rt_info(value, ["saliencykit", "xai", output_name, field])
+    info = {"method": "det_class_probability_map", "target_layer": ",".join(head.names), "path": head.how}
+    record_xai(work, output_name, {**info, "postprocess": chosen})
     log.info(
         "DetClassProbabilityMap: %d scale(s) %s (%s), %d class(es), %s", len(head.scales), head.names, head.how,
         head.num_classes, chosen,

@@ -33,36 +33,42 @@ from dataclasses import dataclass
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
-from openvino.utils.node_factory import NodeFactory
 
 from ..errors import GraphError, MethodError
 from ..preprocess import POSTPROCESS_NAMES, ends_in_softmax, postprocess_node
-from .inspect import (
-    GlobalPooling,
-    TargetLayer,
+from .batch import batch_pattern
+from .edit import (
+    GAUSSIAN_KERNEL,
     add_named_output,
     check_output_name,
+    clone_node,
+    first_line,
+    fold_constants,
+    i64,
+    minmax_per_map,
+    record_xai,
+    to_nchw,
+)
+from .query import (
+    GlobalPooling,
+    TargetLayer,
     descendants,
     describe,
-    fold_constants,
     is_constant_like,
     key,
-    minmax_per_map,
     node_id,
     num_classes,
     output_index,
     resolve_target_layer,
+    sample_dims,
     static_dims,
     subgraph,
-    to_nchw,
 )
 
 log = logging.getLogger(__name__)
 
 KERNELS = ("hard", "gaussian")
 
-#: The authors' 3 x 3 Gaussian spreading weights (centre, edge neighbours, diagonal neighbours).
-GAUSSIAN = np.array([[1 / 16, 1 / 8, 1 / 16], [1 / 8, 1 / 4, 1 / 8], [1 / 16, 1 / 8, 1 / 16]], dtype=np.float32)
 
 #: Elementwise operations that act on each position on its own (extra inputs must be per-channel constants).
 _UNARY = {
@@ -73,28 +79,12 @@ _UNARY = {
 _BINARY = {"Add", "Subtract", "Multiply", "Divide", "Maximum", "Minimum", "Power", "SquaredDifference"}
 _CONVOLUTIONS = {"Convolution", "GroupConvolution"}
 
-_RT_PATH = ["saliencykit", "xai"]
-
-
-def _i64(values) -> ov.Output:
-    return ops.constant(np.array(values, dtype=np.int64)).output(0)
-
 
 def _const(values, like: ov.Output) -> ov.Output:
     return ops.constant(np.asarray(values, dtype=like.get_element_type().to_dtype())).output(0)
 
 
 # ------------------------------------------------------------------------------------------ copying g
-
-_FACTORIES: dict[str, NodeFactory] = {}
-
-
-def _clone_node(node: ov.Node, inputs: list[ov.Output]) -> ov.Node:
-    """A new node of the same type and attributes as ``node`` reading ``inputs`` (shapes are re-inferred)."""
-    version = node.get_type_info().version_id
-    if version not in _FACTORIES:
-        _FACTORIES[version] = NodeFactory(version)
-    return _FACTORIES[version].create(node.get_type_name(), inputs, node.get_attributes())
 
 
 class _Copier:
@@ -119,9 +109,9 @@ class _Copier:
                 "layer and is not a per-image tensor; choose another target_layer."
             )
         rank = len(dims)
-        tiled = ops.tile(ops.unsqueeze(value, _i64([1])), _i64([1, self.positions] + [1] * (rank - 1)))
-        tail = ops.gather(ops.shape_of(value, "i64"), _i64(list(range(1, rank))), _i64(0))
-        out = ops.reshape(tiled, ops.concat([_i64([-1]), tail], 0), special_zero=False).output(0)
+        tiled = ops.tile(ops.unsqueeze(value, i64([1])), i64([1, self.positions] + [1] * (rank - 1)))
+        tail = ops.gather(ops.shape_of(value, "i64"), i64(list(range(1, rank))), i64(0))
+        out = ops.reshape(tiled, ops.concat([i64([-1]), tail], 0), special_zero=False).output(0)
         self.replicated[k] = out
         return out
 
@@ -139,37 +129,21 @@ class _Copier:
         """Copy ``nodes`` (topological order); ``mapping`` maps original output keys to new outputs."""
         for node in nodes:
             inputs = [self.input_for(v, mapping) for v in node.input_values()]
-            if node.get_type_name() == "Reshape":
-                inputs[1] = self._batch_free_pattern(node, inputs[0], inputs[1])
+            if node.get_type_name() == "Reshape":  # a static-batch export spells its batch in Reshape targets
+                pattern = batch_pattern(node, inputs[0])
+                inputs[1] = inputs[1] if pattern is None else pattern
             try:
-                new = _clone_node(node, inputs)
+                new = clone_node(node, inputs)
             except Exception as exc:
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
                 raise GraphError(
                     f"cannot run the network after the target layer on h*w = {self.positions} mosaics: "
-                    f"{node.get_type_name()} '{node.get_friendly_name()}' fails ({first}). The model may hard-code "
-                    "its batch size; export it with a dynamic batch, or choose another target_layer."
+                    f"{node.get_type_name()} '{node.get_friendly_name()}' fails ({first_line(exc)}). The model may "
+                    "hard-code its batch size; export it with a dynamic batch, or choose another target_layer."
                 ) from None
             new.set_friendly_name(f"{self.prefix}/{node.get_friendly_name()}")
             for i, out in enumerate(node.outputs()):
                 mapping[key(out)] = new.output(i)
         return mapping
-
-    @staticmethod
-    def _batch_free_pattern(node: ov.Node, data: ov.Output, pattern: ov.Output) -> ov.Output:
-        """A static-batch export hard-codes the batch in Reshape targets ([1, -1]): take it from the data."""
-        original = node.input_value(0)
-        in_dims, out_dims = static_dims(original), static_dims(node.output(0))
-        source = pattern.get_node()
-        if source.get_type_name() != "Constant" or not in_dims or not out_dims:
-            return pattern
-        values = np.array(source.get_data()).reshape(-1)
-        batch = in_dims[0]
-        if batch is None or len(values) == 0 or values[0] != batch or out_dims[0] != batch:
-            return pattern
-        dim0 = ops.gather(ops.shape_of(data, "i64"), _i64([0]), _i64(0))
-        parts = [dim0] + ([_i64(values[1:])] if len(values) > 1 else [])
-        return ops.concat(parts, 0).output(0) if len(parts) > 1 else dim0.output(0)
 
 
 # ----------------------------------------------------------------------------------------- mosaics
@@ -187,25 +161,25 @@ def _spread_weights(height: int, width: int, kernel: str) -> np.ndarray:
             for di in (-1, 0, 1):
                 for dj in (-1, 0, 1):
                     if 0 <= i + di < height and 0 <= j + dj < width:
-                        weights[k, i + di, j + dj] = GAUSSIAN[di + 1, dj + 1]
+                        weights[k, i + di, j + dj] = GAUSSIAN_KERNEL[di + 1, dj + 1]
     return weights
 
 
 def _position_vectors(value: ov.Output, channels: int, positions: int) -> ov.Output:
     """(N, C, h, w) -> (N, h*w, C): the feature vector at every position."""
-    flat = ops.reshape(value, _i64([0, channels, positions]), special_zero=True)
-    return ops.transpose(flat, _i64([0, 2, 1])).output(0)
+    flat = ops.reshape(value, i64([0, channels, positions]), special_zero=True)
+    return ops.transpose(flat, i64([0, 2, 1])).output(0)
 
 
 def _mosaics(target: TargetLayer, kernel: str) -> ov.Output:
     """(N * h * w, C, h, w) mosaics in the target layer's layout; mosaic n * h * w + k belongs to image n."""
     c, h, w, hw = target.channels, target.height, target.width, target.positions
     feature = to_nchw(target.output, target.layout)
-    vectors = ops.reshape(_position_vectors(feature, c, hw), _i64([0, hw, c, 1, 1]), special_zero=True)
+    vectors = ops.reshape(_position_vectors(feature, c, hw), i64([0, hw, c, 1, 1]), special_zero=True)
     spread = _const(_spread_weights(h, w, kernel).reshape(1, hw, 1, h, w), feature)
-    mosaics = ops.reshape(ops.multiply(vectors, spread), _i64([-1, c, h, w]), special_zero=False).output(0)
+    mosaics = ops.reshape(ops.multiply(vectors, spread), i64([-1, c, h, w]), special_zero=False).output(0)
     if target.layout == "NHWC":
-        mosaics = ops.transpose(mosaics, _i64([0, 2, 3, 1])).output(0)
+        mosaics = ops.transpose(mosaics, i64([0, 2, 3, 1])).output(0)
     return mosaics
 
 
@@ -222,10 +196,10 @@ class _OnePassPlan:
 def _per_channel(value: ov.Output) -> bool:
     """A constant that broadcasts over an NCHW map without varying over positions."""
     dims = static_dims(value)
-    if dims is None or len(dims) > 4 or any(d is None for d in dims):
+    if dims is None or len(dims) > 4 or None in dims:
         return False
-    dims = [1] * (4 - len(dims)) + dims
-    return dims[0] == 1 and dims[2] == 1 and dims[3] == 1
+    n, _, h, w = [1] * (4 - len(dims)) + dims
+    return n == 1 and h == 1 and w == 1
 
 
 def _pointwise_problem(node: ov.Node, inside: set[int], memo: dict, hw: tuple[int, int]) -> str | None:
@@ -364,7 +338,11 @@ def _one_pass_logits(target: TargetLayer, plan: _OnePassPlan, kernel: str, prefi
     else:
         edges, diagonals = _neighbour_counts(h, w)
         others = hw - 1 - edges - diagonals
-        centre, edge, diagonal = (float(GAUSSIAN[1, 1]), float(GAUSSIAN[0, 1]), float(GAUSSIAN[0, 0]))
+        centre, edge, diagonal = (
+            float(GAUSSIAN_KERNEL[1, 1]),
+            float(GAUSSIAN_KERNEL[0, 1]),
+            float(GAUSSIAN_KERNEL[0, 0]),
+        )
         if not plan.pointwise:  # P is the identity: the sum is F times a per-position weight
             total = centre + edge * edges + diagonal * diagonals
             summed = ops.multiply(to_nchw(feature, target.layout), _const(total, feature)).output(0)
@@ -377,16 +355,17 @@ def _one_pass_logits(target: TargetLayer, plan: _OnePassPlan, kernel: str, prefi
             summed = ops.add(ops.add(terms[0], terms[1]), terms[2]).output(0)
     if zero_map is not None:
         summed = ops.add(summed, ops.multiply(zero_map, _const(others, zero_map))).output(0)
-    channels = static_dims(summed)[1]
-    vectors = ops.reshape(_position_vectors(summed, channels, hw), _i64([-1, channels]), special_zero=False)
+    summed_dims = sample_dims(summed)
+    assert summed_dims is not None  # P keeps the target layer's static channels and size
+    channels = summed_dims[0]
+    vectors = ops.reshape(_position_vectors(summed, channels, hw), i64([-1, channels]), special_zero=False)
     if plan.pooling.kind == "mean":
         vectors = ops.multiply(vectors, _const(1.0 / hw, vectors.output(0)))
-    pooled_dims = static_dims(plan.pooling.node.output(0))
     if plan.pooling.keep_dims:
         shape = [-1, channels, 1, 1] if plan.pooling.layout == "NCHW" else [-1, 1, 1, channels]
     else:
-        shape = [-1] + [d for d in pooled_dims[1:]]
-    pooled = ops.reshape(vectors, _i64(shape), special_zero=False).output(0)
+        shape = [-1, *(sample_dims(plan.pooling.node.output(0)) or [channels])]
+    pooled = ops.reshape(vectors, i64(shape), special_zero=False).output(0)
     mapping = {key(plan.pooling.node.output(0)): pooled}
     _Copier(prefix, hw, graph_ids).copy(plan.head, mapping)
     return mapping[key(target.logits)]
@@ -401,11 +380,11 @@ def _general_logits(model: ov.Model, target: TargetLayer, kernel: str, prefix: s
 
 def _scores_to_maps(logits: ov.Output, target: TargetLayer, classes: int, postprocess: str) -> ov.Output:
     """(N * h * w, K...) mosaic predictions -> (N, K, h, w) saliency maps, min-max scaled per map."""
-    scores = ops.reshape(logits, _i64([-1, classes]), special_zero=False).output(0)
+    scores = ops.reshape(logits, i64([-1, classes]), special_zero=False).output(0)
     scores = postprocess_node(scores, postprocess)
-    per_image = ops.reshape(scores, _i64([-1, target.positions, classes]), special_zero=False)
+    per_image = ops.reshape(scores, i64([-1, target.positions, classes]), special_zero=False)
     maps = ops.reshape(
-        ops.transpose(per_image, _i64([0, 2, 1])), _i64([0, classes, target.height, target.width]), special_zero=True
+        ops.transpose(per_image, i64([0, 2, 1])), i64([0, classes, target.height, target.width]), special_zero=True
     )
     return minmax_per_map(maps.output(0))
 
@@ -480,12 +459,6 @@ def insert_reciprocam(
         path = "general"
     maps = _scores_to_maps(logits, target, classes, postprocess)
     add_named_output(work, maps, output_name)
-    for field, value in (
-        ("method", "reciprocam"),
-        ("path", path),
-        ("kernel", kernel),
-        ("target_layer", target.name),
-        ("postprocess", postprocess),
-    ):
-        work.set_rt_info(value, [*_RT_PATH, output_name, field])
+    info = {"method": "reciprocam", "path": path, "kernel": kernel, "target_layer": target.name}
+    record_xai(work, output_name, {**info, "postprocess": postprocess})
     return work

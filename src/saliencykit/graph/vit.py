@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +43,9 @@ import openvino.opset13 as ops
 
 from ..errors import GraphError, MethodError
 from ..preprocess import POSTPROCESS_NAMES, postprocess_node, resolve_postprocess
+from .batch import refold_batch
+from .edit import GAUSSIAN_KERNEL, add_named_output, check_output_name, first_line, i64, minmax_per_map, record_xai
+from .query import const_value, key, logits_output, upstream_nodes
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,13 @@ __all__ = [
     "token_masks",
 ]
 
-GAUSSIAN_KERNEL = np.array([[1 / 16, 1 / 8, 1 / 16], [1 / 8, 1 / 4, 1 / 8], [1 / 16, 1 / 8, 1 / 16]], np.float32)
-
 _VARIABLE_TYPES = {"Parameter", "ReadValue"}
 _ATTENTION_TYPES = {"Softmax", "SoftMax", "ScaledDotProductAttention"}
-_EPS = 1e-12
+#: what a batch-fixing layer after the target block means for the user
+_BATCH_HINT = (
+    " A layer after the target block probably fixes the batch size. Export the model with a dynamic batch, or use a "
+    "black-box method."
+)
 
 
 # ------------------------------------------------------------------------------------------------- results
@@ -133,7 +137,9 @@ class _Graph:
     def between(self, start: ov.Node, end: ov.Node, limit: int = 20000) -> set:
         """Non-constant nodes on paths from ``start`` (excluded) to ``end`` (included)."""
         lo = self.index[start]
-        seen, stack, forward = set(), [end], set()
+        seen: set[ov.Node] = set()
+        forward: set[ov.Node] = set()
+        stack = [end]
         while stack and len(seen) < limit:
             node = stack.pop()
             if node in seen or node == start or self.index.get(node, -1) <= lo or not self.variable[node]:
@@ -163,33 +169,8 @@ def _all_consumers(node: ov.Node) -> list:
     return [c for out in node.outputs() for c in _consumers(out)]
 
 
-def _constant_values(output: ov.Output, depth: int = 6) -> np.ndarray | None:
-    """The value of a small constant subgraph (Constant, Convert, Range, Squeeze/Unsqueeze/Reshape), else None.
-
-    The ONNX reader, for one, gives ``MVN`` its axes as a ``Range`` of constants.
-    """
-    node = output.get_node()
-    kind = node.get_type_name()
-    if kind == "Constant":
-        return np.asarray(node.get_data())
-    if depth == 0:
-        return None
-    values = [_constant_values(node.input_value(i), depth - 1) for i in range(node.get_input_size())]
-    if any(v is None for v in values):
-        return None
-    if kind == "Range" and len(values) == 3:
-        start, stop, step = (v.reshape(-1)[0] for v in values)
-        return np.arange(start, stop, step)
-    if kind == "Convert":
-        return values[0].astype(node.get_output_element_type(0).to_dtype())
-    if kind in ("Squeeze", "Unsqueeze", "Reshape"):
-        shape = node.get_output_partial_shape(0)
-        return values[0].reshape(shape.to_shape()) if shape.is_static else None
-    return None
-
-
 def _last_axis_only(axes_output: ov.Output, rank: int) -> bool:
-    axes = _constant_values(axes_output)
+    axes = const_value(axes_output)
     if axes is None or axes.size != 1:
         return False
     return int(axes.reshape(-1)[0]) % rank == rank - 1
@@ -202,12 +183,8 @@ def _rank(output: ov.Output) -> int | None:
 
 def _other_input(node: ov.Node, output: ov.Output) -> ov.Output | None:
     values = [node.input_value(i) for i in range(node.get_input_size())]
-    others = [v for v in values if not (v.get_node() == output.get_node() and v.get_index() == output.get_index())]
+    others = [v for v in values if key(v) != key(output)]
     return others[0] if len(others) == 1 and len(values) == 2 else None
-
-
-def _same(a: ov.Output, b: ov.Output) -> bool:
-    return a.get_node() == b.get_node() and a.get_index() == b.get_index()
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -240,7 +217,7 @@ def _find_norms(graph: _Graph) -> list[_Norm]:
 def _decomposed_norm_output(mean: ov.Node, x: ov.Output) -> ov.Output | None:
     """``(x - mean(x)) / sqrt(var + eps)`` or ``(x - mean(x)) * rsqrt(...)``: the normalised output."""
     for sub in _consumers(mean.output(0)):
-        if sub.get_type_name() != "Subtract" or not _same(sub.input_value(0), x):
+        if sub.get_type_name() != "Subtract" or key(sub.input_value(0)) != key(x):
             continue
         centred = sub.output(0)
         for node in _consumers(centred):
@@ -343,7 +320,7 @@ def _token_layout(graph: _Graph, x: ov.Output) -> tuple[int, int, tuple[int, int
 
 def _patch_grid(graph: _Graph, start: ov.Node, tokens: int) -> tuple[int, int] | None:
     """The output size of the patch-embedding convolution upstream of ``start`` when it fits the tokens."""
-    stack, seen = [start], set()
+    stack, seen = [start], set[ov.Node]()
     while stack and len(seen) < 5000:
         node = stack.pop()
         if node in seen or not graph.variable.get(node, False):
@@ -480,53 +457,12 @@ def _mosaic(x: ov.Output, masks: np.ndarray, tokens: int, dim: int, name: str) -
     """(N, T, D) -> (N * K, T, D): every image times every mask row, image-major."""
     weights = ops.constant(masks[None, :, :, None], ov.Type.f32, name=f"{name}/masks")
     source = x if x.get_element_type() == ov.Type.f32 else ops.convert(x, ov.Type.f32).output(0)
-    expanded = ops.unsqueeze(source, ops.constant(np.array([1], np.int64)), name=f"{name}/unsqueeze")
+    expanded = ops.unsqueeze(source, i64([1]), name=f"{name}/unsqueeze")
     masked = ops.multiply(expanded, weights, name=f"{name}/multiply")
-    out = ops.reshape(masked, ops.constant(np.array([-1, tokens, dim], np.int64)), False, name=name).output(0)
+    out = ops.reshape(masked, i64([-1, tokens, dim]), False, name=name).output(0)
     if x.get_element_type() != ov.Type.f32:
         out = ops.convert(out, x.get_element_type()).output(0)
     return out
-
-
-def _check_output_name(model: ov.Model, output_name: str) -> None:
-    for out in model.outputs:
-        if output_name in out.get_names():
-            raise GraphError(
-                f"the model already has an output named '{output_name}' (an explanation was inserted before?); "
-                "pass the original model or choose another output_name."
-            )
-
-
-def _logits(model: ov.Model) -> ov.Output:
-    if not model.outputs:
-        raise GraphError("the model has no outputs.")
-    return model.outputs[0].get_node().input_value(0)
-
-
-def _add_output(model: ov.Model, node: ov.Output, output_name: str) -> ov.Model:
-    if node.get_element_type() != ov.Type.f32:
-        node = ops.convert(node, ov.Type.f32).output(0)
-    node.get_tensor().set_names({output_name})
-    result = ops.result(node, name=output_name)
-    result.set_friendly_name(output_name)
-    model.add_results([result])
-    try:
-        model.validate_nodes_and_infer_types()
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise GraphError(
-            f"the saliency branch does not fit the model's shapes ({first}); a layer after the target block "
-            "probably fixes the batch size. Export the model with a dynamic batch, or use a black-box method."
-        ) from None
-    return model
-
-
-def _minmax(maps: ov.Output, axes: list[int], name: str) -> ov.Output:
-    axes_const = ops.constant(np.array(axes, np.int64))
-    low = ops.reduce_min(maps, axes_const, True)
-    high = ops.reduce_max(maps, axes_const, True)
-    span = ops.maximum(ops.subtract(high, low), ops.constant(np.float32(_EPS)))
-    return ops.divide(ops.subtract(maps, low), span, name=name).output(0)
 
 
 def insert_vit_reciprocam(
@@ -567,12 +503,13 @@ def insert_vit_reciprocam(
         raise MethodError(
             f"postprocess={postprocess!r}: in-graph ViT-ReciproCAM takes one of {', '.join(POSTPROCESS_NAMES)}."
         )
-    _check_output_name(model, output_name)
-    postprocess = resolve_postprocess(model, postprocess)
+    check_output_name(model, output_name)
+    scoring = resolve_postprocess(model, postprocess)
+    assert isinstance(scoring, str)  # a name stays a name ("softmax" may become "identity")
     result = model.clone()
     branch = model.clone()
     graph, norm, _, _, (tokens, prefix, grid, dim) = _select(result, target_layer, block_index)
-    logits_shape = _logits(result).get_partial_shape()
+    logits_shape = logits_output(result, 0).get_partial_shape()
     if logits_shape.rank.is_dynamic or logits_shape.rank.get_length() != 2:
         raise GraphError(
             f"the model's first output has shape {logits_shape}; ViT-ReciproCAM needs class scores (N, classes)."
@@ -583,18 +520,20 @@ def insert_vit_reciprocam(
     mosaic_y = _mosaic(norm.y, masks, tokens, dim, f"{output_name}/vit/mosaic_norm")
 
     scores = _rest_of_network(result, graph, branch, norm, mosaic_x, mosaic_y, len(masks), output_name)
-    scores = postprocess_node(scores, postprocess)
+    scores = postprocess_node(scores, scoring)
     h, w = grid
     shape = ops.concat(
-        [ops.constant(np.array([-1, h * w], np.int64)), ops.gather(ops.shape_of(scores), [1], 0)], 0
+        [i64([-1, h * w]), ops.gather(ops.shape_of(scores), [1], 0)], 0
     )  # (N * h * w, C) -> (N, h * w, C)
     per_image = ops.reshape(scores, shape, False, name=f"{output_name}/vit/scores")
-    per_class = ops.transpose(per_image, ops.constant(np.array([0, 2, 1], np.int64)))
-    maps = ops.reshape(per_class, ops.constant(np.array([0, 0, h, w], np.int64)), True, name=f"{output_name}/vit/maps")
+    per_class = ops.transpose(per_image, i64([0, 2, 1]))
+    maps = ops.reshape(per_class, i64([0, 0, h, w]), True, name=f"{output_name}/vit/maps")
     if maps.get_output_element_type(0) != ov.Type.f32:
         maps = ops.convert(maps, ov.Type.f32)
-    out = _minmax(maps.output(0), [2, 3], f"{output_name}/vit/normalise")
-    return _add_output(result, out, output_name)
+    add_named_output(result, minmax_per_map(maps.output(0)), output_name, hint=_BATCH_HINT)
+    info = {"method": "vit_reciprocam", "kernel": "gaussian" if use_gaussian else "hard", "target_layer": norm.name}
+    record_xai(result, output_name, {**info, "postprocess": scoring})
+    return result
 
 
 def _rest_of_network(
@@ -632,9 +571,9 @@ def _rest_of_network(
         if target.get_node() not in norm_nodes:
             target.replace_source_output(mosaic_x)
 
-    logits_branch = _logits(branch)
+    logits_branch = logits_output(branch, 0)
     mosaics = {mosaic_x.get_node(), mosaic_y.get_node()}
-    rest = _upstream(logits_branch.get_node(), stop=mosaics)
+    rest = set(upstream_nodes(logits_branch.get_node(), stop=mosaics))
     fed = {n for n in rest if any(p in mosaics for p in _producers(n))}
     for node in sorted(rest, key=lambda n: copy.index[n]):
         if node in fed or any(p in fed for p in _producers(node)):
@@ -644,15 +583,14 @@ def _rest_of_network(
 
     for node in sorted(fed, key=lambda n: copy.index[n]):
         if node.get_type_name() == "Reshape" and node in original_out:
-            _fold_mosaics_into_batch(node, original_in[node], original_out[node])
+            refold_batch(node, original_in[node], original_out[node])
         try:
             node.validate_and_infer_types()
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise GraphError(
                 f"'{node.get_friendly_name()}' ({node.get_type_name()}) after the target block cannot take the "
-                f"{mosaic_count} mosaics per image as a batch ({first}). Export the model with a dynamic batch, "
-                "or use a black-box method."
+                f"{mosaic_count} mosaics per image as a batch ({first_line(exc)}). Export the model with a dynamic "
+                "batch, or use a black-box method."
             ) from None
         # weights and other constant inputs: use the model's own, so that they are stored once
         for i in range(node.get_input_size()):
@@ -661,14 +599,14 @@ def _rest_of_network(
                 node.input(i).replace_source_output(twin[source.get_node()].output(source.get_index()))
 
     rows = logits_branch.get_partial_shape()[0]
-    batch = _logits(result).get_partial_shape()[0]
+    batch = logits_output(result, 0).get_partial_shape()[0]
     if rows.is_static and batch.is_static and rows.get_length() != batch.get_length() * mosaic_count:
         raise GraphError(
             f"after folding the {mosaic_count} mosaics into the batch the scores have {rows.get_length()} rows "
             f"instead of {batch.get_length() * mosaic_count}: a layer after the target block fixes the batch size "
             "in a way saliencykit cannot rewrite. Export the model with a dynamic batch, or use a black-box method."
         )
-    rest = _upstream(logits_branch.get_node(), stop=mosaics)
+    rest = set(upstream_nodes(logits_branch.get_node(), stop=mosaics))
     leaks = sorted(
         (n for n in rest if n not in fed and copy.variable.get(n, False)), key=lambda n: copy.index.get(n, 0)
     )
@@ -686,45 +624,8 @@ def _rest_of_network(
     return logits_branch
 
 
-def _upstream(start: ov.Node, stop: Iterable) -> set:
-    stop = set(stop)
-    seen, stack = set(), [start]
-    while stack:
-        node = stack.pop()
-        if node in seen or node in stop:
-            continue
-        seen.add(node)
-        stack.extend(_producers(node))
-    return seen
-
-
-def _fold_mosaics_into_batch(node: ov.Node, before_in: ov.PartialShape, before_out: ov.PartialShape) -> None:
-    """Rewrite a Reshape whose leading (batch-carrying) dimension grew: ``[-1, <original trailing dims>]``.
-
-    Static-batch models hard-code the batch (and dynamic ones may compute it from tensors before the target) in
-    the target shape; the mosaics multiply the leading dimension by ``h * w``.
-    """
-    if before_out.rank.is_dynamic or before_out.rank.get_length() == 0 or before_in.rank.is_dynamic:
-        return
-    trailing = [before_out[i] for i in range(1, before_out.rank.get_length())]
-    if not all(d.is_static for d in trailing):
-        return
-    now = node.get_input_partial_shape(0)
-    if now.rank.is_dynamic or now.rank.get_length() == 0 or before_in.rank.get_length() == 0:
-        return
-    grew = now[0].is_dynamic or before_in[0].is_dynamic or now[0].get_length() != before_in[0].get_length()
-    if not grew:
-        return
-    target = np.array([-1] + [d.get_length() for d in trailing], np.int64)
-    node.input(1).replace_source_output(ops.constant(target).output(0))
-
-
 def insert_vit_activation_map(
-    model: ov.Model,
-    *,
-    target_layer: str | None = None,
-    block_index: int = -1,
-    output_name: str = "saliency_map",
+    model: ov.Model, *, target_layer: str | None = None, block_index: int = -1, output_name: str = "saliency_map"
 ) -> ov.Model:
     """Return a copy of ``model`` with a class-agnostic token activation map ``(N, 1, h, w)`` float32 in [0, 1].
 
@@ -735,7 +636,7 @@ def insert_vit_activation_map(
     >>> ov.compile_model(explained)(images)["saliency_map"].shape  # doctest: +SKIP
     (1, 1, 14, 14)
     """
-    _check_output_name(model, output_name)
+    check_output_name(model, output_name)
     result = model.clone()
     _, norm, _, _, (tokens, prefix, grid, _) = _select(result, target_layer, block_index)
     h, w = grid
@@ -744,12 +645,13 @@ def insert_vit_activation_map(
         x = ops.convert(x, ov.Type.f32).output(0)
     patches = ops.slice(
         x,
-        ops.constant(np.array([prefix], np.int64)),
-        ops.constant(np.array([tokens], np.int64)),
-        ops.constant(np.array([1], np.int64)),
-        ops.constant(np.array([1], np.int64)),
+        i64([prefix]),
+        i64([tokens]),
+        i64([1]),
+        i64([1]),
     )
-    mean = ops.reduce_mean(patches, ops.constant(np.array([2], np.int64)), False, name=f"{output_name}/vit/mean")
-    maps = ops.reshape(mean, ops.constant(np.array([-1, 1, h, w], np.int64)), False, name=f"{output_name}/vit/maps")
-    out = _minmax(maps.output(0), [1, 2, 3], f"{output_name}/vit/normalise")
-    return _add_output(result, out, output_name)
+    mean = ops.reduce_mean(patches, i64([2]), False, name=f"{output_name}/vit/mean")
+    maps = ops.reshape(mean, i64([-1, 1, h, w]), False, name=f"{output_name}/vit/maps")
+    add_named_output(result, minmax_per_map(maps.output(0)), output_name, hint=_BATCH_HINT)
+    record_xai(result, output_name, {"method": "activation_map", "target_layer": norm.name})
+    return result
