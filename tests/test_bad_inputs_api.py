@@ -471,3 +471,24 @@ def test_a_file_missing_from_the_wheel_says_so(tmp_path, monkeypatch):
 def test_bad_drawing_and_preprocessing_values(call, message):
     with pytest.raises(SaliencyKitError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"device": "GPU"}, ModelLoadError, "device 'GPU' is not available.*CPU"),
+        ({"batch_size": 0}, PreprocessError, "batch_size=0"),
+        ({"batch_size": 2.5}, PreprocessError, "batch_size=2.5"),
+        ({"label_names": "Egyptian cat"}, TargetError, "list of class names.*read_labels"),
+        ({"method": "rise", "mode": "whitebox"}, MethodError, "black-box"),
+    ],
+    ids=["unavailable-device", "batch-size-0", "batch-size-float", "label-names-as-one-string", "rise-in-whitebox"],
+)
+def test_bad_explainer_settings(demo_model, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        sk.Explainer(demo_model, sk.demo.preprocess, **kwargs)
+
+
+def test_a_black_box_method_cannot_be_inserted_into_a_graph(demo_model):
+    with pytest.raises(MethodError, match="'rise' is black-box"):
+        sk.insert_xai(demo_model, method="rise")

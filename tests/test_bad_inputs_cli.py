@@ -303,3 +303,23 @@ def test_target_parsing_gives_targets_or_says_what_is_wrong(text):
 @given(st.lists(st.integers(0, 10**6), min_size=1, max_size=20))
 def test_target_indices_are_read_back_as_given(indices):
     assert parse_targets(" , ".join(str(i) for i in indices)) == indices
+
+
+def test_a_class_name_that_holds_commas_is_one_target(tmp_path, photo_files):
+    labels = tmp_path / "labels.txt"
+    names = [f"class {i}" for i in range(1000)]
+    names[285] = "Egyptian cat, a cat"
+    labels.write_text("\n".join(names) + "\n")
+    result = CliRunner().invoke(
+        app, ["explain", "demo", photo_files["chelsea"], "--labels", str(labels), "-t", "Egyptian cat, a cat",
+              "--out", str(tmp_path / "maps")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [p.name.split("_0.")[0] for p in (tmp_path / "maps").iterdir()] == ["chelsea_Egyptian_cat_a_cat"]
+
+
+def test_predict_prints_no_empty_table_when_every_image_failed(tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"not a picture")
+    result = CliRunner().invoke(app, ["predict", "demo", str(tmp_path / "broken.jpg")])
+    assert result.exit_code == 1
+    assert "broken.jpg" in result.output and "predictions" not in result.output

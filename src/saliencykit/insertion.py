@@ -10,7 +10,7 @@ import openvino as ov
 
 from .errors import GraphError, MethodError
 from .graph import has_xai
-from .graph.inspect import find_node
+from .graph.query import find_node
 from .methods import WhiteBoxMethod, registry
 from .model import load_model
 from .preprocess import resolve_postprocess

@@ -18,6 +18,7 @@ import openvino.properties.hint as hints
 
 from .errors import ModelInputError, ModelLoadError
 from .graph.batch import make_batch_dynamic, set_batch
+from .graph.edit import first_line
 from .graph.query import select_input
 
 log = logging.getLogger(__name__)
@@ -132,9 +133,6 @@ def is_torch_module(obj: object) -> bool:
     return any(cls.__module__.startswith("torch.nn") and cls.__name__ == "Module" for cls in type(obj).__mro__)
 
 
-_is_torch_module = is_torch_module  # the name pipeline.py and detection/explainer.py import
-
-
 def _convert_torch(module: Any, example_input: Any, input_shape: Sequence[int] | None) -> ov.Model:
     try:
         import torch
@@ -230,9 +228,17 @@ class ModelRunner:
         try:
             self.compiled = core().compile_model(self.model, self._device, self._config)
         except Exception as exc:
-            raise ModelLoadError(
-                f"model could not be compiled for {self._device}: {str(exc).strip().splitlines()[0][:200]}"
-            ) from None
+            available = core().available_devices
+            if self._device.split(":")[0].split(".")[0].upper() not in {d.split(".")[0] for d in available} | {
+                "AUTO",
+                "MULTI",
+                "HETERO",
+            }:
+                raise ModelLoadError(
+                    f"device '{self._device}' is not available on this machine; OpenVINO sees: "
+                    f"{', '.join(available)}. Use device='CPU'."
+                ) from None
+            raise ModelLoadError(f"model could not be compiled for {self._device}: {first_line(exc)}") from None
         self.output_names = [
             o.get_any_name() if o.get_names() else f"output{n}" for n, o in enumerate(self.compiled.outputs)
         ]

@@ -18,12 +18,12 @@ import numpy as np
 import openvino as ov
 from threadpoolctl import threadpool_limits
 
-from .errors import GraphError, ModelOutputError, PreprocessError
+from .errors import GraphError, ModelOutputError, PreprocessError, TargetError
 from .graph.batch import reshape_input
 from .graph.blend import BASE_INPUT, IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
 from .images import check_image
 from .labels import check_label_count
-from .model import ModelRunner, _is_torch_module, load_model, select_input
+from .model import ModelRunner, is_torch_module, load_model, select_input
 from .preprocess import Postprocess, Preprocess, apply_postprocess, resolve_postprocess
 
 ModelSource = str | Path | ov.Model | Any
@@ -184,11 +184,18 @@ class Pipeline:
         self.task = task
         self.device = device
         self.input_name = input_name
-        self.batch_size = batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise PreprocessError(f"batch_size={batch_size!r}: give a whole number of images per inference, 1 or more.")
+        if isinstance(label_names, (str, bytes)):
+            raise TargetError(
+                f"label_names={label_names!r}: give a list of class names, one per class; to read a labels file use "
+                "saliencykit.read_labels(path) (CLI: --labels)."
+            )
+        self.batch_size = int(batch_size)
         self.label_names = list(label_names) if label_names is not None else None
         self.predict_fn: Callable[[np.ndarray], np.ndarray] | None = None
         self.ov_model: ov.Model | None = None
-        is_model = isinstance(model, (str, Path, ov.Model)) or _is_torch_module(model)
+        is_model = isinstance(model, (str, Path, ov.Model)) or is_torch_module(model)
         if not is_model and callable(model):
             self.predict_fn = model
             if not isinstance(preprocess, Preprocess) or preprocess.size is None:
@@ -197,7 +204,7 @@ class Pipeline:
                 )
         else:
             shape_unknown = example_input is None and input_shape is None
-            if _is_torch_module(model) and shape_unknown and isinstance(preprocess, Preprocess) and preprocess.size:
+            if is_torch_module(model) and shape_unknown and isinstance(preprocess, Preprocess) and preprocess.size:
                 h, w = preprocess.hw
                 input_shape = (1, h, w, 3) if preprocess.layout == "NHWC" else (1, 3, h, w)
             self.ov_model = load_model(model, example_input=example_input, input_shape=input_shape)

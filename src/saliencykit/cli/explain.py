@@ -40,12 +40,22 @@ def parse_targets(text: str) -> str | list[int | str]:
     return parsed
 
 
-def check_targets(targets: str | list[int | str], num_classes: int | None, label_names: list[str] | None) -> None:
-    """Check targets against the model's class count and names once, before any image."""
+def check_targets(
+    targets: str | list[int | str], num_classes: int | None, label_names: list[str] | None, text: str = ""
+) -> str | list[int | str]:
+    """Check targets against the model's class count and names once, before any image; returns the targets.
+
+    A class name that itself holds commas (``"tabby, tabby cat"``) is one target when the whole ``--targets`` text
+    is that name.
+    """
     import numpy as np
 
     from ..labels import label_index
     from ..targets import resolve_targets
+
+    whole = text.strip()
+    if "," in whole and label_names and whole.casefold() in (n.casefold() for n in label_names):
+        targets = [whole]
 
     try:
         if num_classes is not None:
@@ -56,6 +66,7 @@ def check_targets(targets: str | list[int | str], num_classes: int | None, label
                     label_index(item, label_names)
     except TargetError as exc:
         raise TargetError(f"--targets: {exc}") from None
+    return targets
 
 
 def blackbox_method(method: str | None, preset: str | None, seed: int) -> Any:
@@ -159,7 +170,9 @@ def explain(
             label_names=label_names,
             input_name=options.input_name,
         )
-        check_targets(parsed_targets, values.num_classes(explainer.pipeline), explainer.label_names)
+        parsed_targets = check_targets(
+            parsed_targets, values.num_classes(explainer.pipeline), explainer.label_names, targets
+        )
         err.print(f"method: {escape(explainer.method_description)}", highlight=False)
         failed, written = explain_paths(explainer, paths, parsed_targets, out_dir, raw, options.max_pixels)
     done = len(paths) - failed

@@ -57,6 +57,7 @@ def predict(
                 label = escape(label_of(int(index), pipeline.label_names))
                 name = escape(path.name) if rank == 1 else ""
                 table.add_row(name, str(rank), str(index), label, f"{scores[index]:.4f}")
-        out.print(table)
+        if table.row_count:  # every image failed: the reasons are printed, an empty table would say nothing
+            out.print(table)
     if failed:
         raise typer.Exit(1)

@@ -9,7 +9,7 @@ import numpy as np
 import openvino as ov
 
 from ..explanation import Explanation
-from ..graph.inspect import find_node
+from ..graph.query import find_node
 from ..pipeline import Pipeline
 from ..targets import ClassTarget, check_targets, resolve_targets
 from ..visualize import normalize

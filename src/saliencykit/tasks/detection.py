@@ -20,8 +20,7 @@ from ..detection.explanation import DetectionExplanation
 from ..detection.ssd import PRESET_PREPROCESS, PRESETS
 from ..errors import MethodError, TargetError
 from ..labels import label_index, label_of
-from ..model import ModelRunner, load_model, select_input
-from ..model import _is_torch_module as is_torch_module  # model.py has no public name for it yet
+from ..model import ModelRunner, is_torch_module, load_model, select_input
 from ..pipeline import Pipeline
 from ..preprocess import Preprocess
 from ..visualize import normalize
