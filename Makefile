@@ -47,17 +47,10 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy src
 
-# Every benchmark that runs in the main environment. Those that also compare with openvino-xai do so when
-# `make bench-oxai` has built its environment, and skip the comparison otherwise.
+# Every benchmark that runs in the main environment, written to docs/benchmarks.md (bench/run_all.py). Those that
+# also compare with openvino-xai do so when `make bench-oxai` has built its environment, and skip it otherwise.
 bench: install
-	$(PY) bench/inference.py
-	$(PY) bench/whitebox.py
-	$(PY) bench/metrics.py
-	$(PY) bench/blackbox.py
-	$(PY) bench/blas_threads.py
-	$(PY) bench/audit.py
-	$(PY) bench/audit_ray.py
-	$(PY) bench/detection.py
+	$(PY) bench/run_all.py
 
 # Side by side with openvino-xai 1.1 (its own environment): the metrics cross-check and its published examples.
 # The oxai_*.py scripts are their companions, run inside bench/.venv-oxai by these and by `make bench`.

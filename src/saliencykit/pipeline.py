@@ -27,8 +27,8 @@ from .model import ModelRunner, is_torch_module, load_model, select_input
 from .preprocess import Postprocess, Preprocess, apply_postprocess, resolve_postprocess
 
 ModelSource = str | Path | ov.Model | Any
-#: masks per inference request of the in-graph blend: on the demo model (2 cores) 2 and 4 were the fastest, and
-#: 2 wastes at most one padded mask per call (AISE sends batches of 6)
+#: masks per inference request of the in-graph blend: 2 wastes at most one padded mask per call (AISE sends batches
+#: of 6); on the demo model it was among the fastest (``bench/blackbox.py``, docs/benchmarks.md)
 BLEND_CHUNK = 2
 log = logging.getLogger(__name__)
 TASKS = ("classification", "detection")
@@ -330,8 +330,8 @@ class Pipeline:
         """One BLAS thread while this pipeline's OpenVINO model infers (black-box explanations).
 
         numpy's BLAS threads keep spinning after each mask draw and accumulation and take the cores from the
-        inference: RISE() on 2 cores, 4.81 -> 4.02 ms per model call (``bench/blas_threads.py``). A Python
-        callable model keeps its BLAS threads: it may need them itself.
+        inference (``bench/blas_threads.py`` measures the difference). A Python callable model keeps its BLAS
+        threads: it may need them itself.
         """
         if self.ov_model is None:
             return contextlib.nullcontext()

@@ -3,8 +3,8 @@
 The weight of a mask is the target's score in the masked image, asked of the target (``type(target).score_batch``):
 a class's probability, or for a box D-RISE's similarity (:class:`DRISE`: RISE with D-RISE's defaults).
 
-Four changes to the published method make the same quality cost far fewer model calls (measured with
-``bench/blackbox.py`` on the demo photos: insertion/deletion AUC and ADCC, ``saliencykit.metrics``):
+Four changes to the published method make the same quality cost far fewer model calls (``bench/blackbox.py``
+measures them on the demo photos: insertion/deletion AUC and ADCC, ``saliencykit.metrics``):
 
 - the *centered* estimator subtracts the mean score before weighting the masks (a control variate): plain RISE
   adds ``mean score x (how often each pixel happened to be kept)``, pure noise that dominates small budgets;
@@ -25,13 +25,8 @@ changes; ``sampler="random", estimator="mean"`` gives the published estimator. T
 paper's insertion metric (sigma 5 px, 11 taps at 224 px): ``bench/blackbox.py`` also scores every map with
 another blur and substrate, so the comparison does not rest on that match.
 
-Measured by ``bench/blackbox.py`` on the five demo photos (2 cores): ``RISE()`` takes 1.56 s per image for an
-insertion-minus-deletion AUC of 0.580 and an ADCC of 0.845; openvino-xai's RISE with 5000 masks takes 36.4 s for
-0.539 and 0.800. Under the held-out protocol (insertion from a sigma-10 blur, deletion to black) the 5000-mask
-map is ahead, 0.472 against 0.418: part of the gain comes from perturbing the way the standard protocol removes
-pixels. Below about 200 masks the two-substrate soft map gets noisy (ADCC 0.63 at 128 masks); for small budgets
-``RISE(num_masks=64, num_cells=8, interpolation="linear", substrates=("mean",), output="raw")`` is better
-(0.26 s, 0.424, ADCC 0.730).
+How the default compares with openvino-xai's RISE in time and quality, under several removal protocols, and
+which small budgets work better: ``docs/benchmarks.md`` (``bench/blackbox.py``, ``bench/judge.py``).
 """
 
 from __future__ import annotations
