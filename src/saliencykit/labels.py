@@ -66,14 +66,14 @@ def parse_labels(data: bytes | str, source: str = "labels") -> list[str]:
     """The class names in the text of a labels file (see :func:`read_labels`); ``source`` names it in messages."""
     if isinstance(data, bytes):
         if b"\x00" in data:
-            line = data[: data.index(b"\x00")].count(b"\n") + 1
-            raise TargetError(f"{source}: line {line} holds a NUL byte: a binary file, not a labels text file.")
+            at = data[: data.index(b"\x00")].count(b"\n") + 1
+            raise TargetError(f"{source}: line {at} holds a NUL byte: a binary file, not a labels text file.")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
+            at = data[: exc.start].count(b"\n") + 1
             raise TargetError(
-                f"{source}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); a labels file is UTF-8 "
+                f"{source}: line {at} is not UTF-8 text (byte 0x{data[exc.start]:02x}); a labels file is UTF-8 "
                 "text with one class name a line. Save it as UTF-8."
             ) from None
     else:

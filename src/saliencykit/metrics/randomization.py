@@ -266,7 +266,7 @@ def model_randomization(
     if explain is None and not hasattr(explainer, "method"):
         raise MethodError("model_randomization: give an Explainer, or a Pipeline together with explain=.")
     single = isinstance(images, np.ndarray) and images.ndim == 3
-    image_list = [images] if single else list(images)
+    image_list: list[np.ndarray] = [images] if isinstance(images, np.ndarray) and single else list(images)
     if not image_list:
         raise MethodError("model_randomization: no images.")
     scores = pipeline.predict(image_list)
