@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import difflib
 import re
-import stat
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from .errors import TargetError
+from .images import regular_file_size
 
 
 @lru_cache(maxsize=1)
@@ -45,12 +45,8 @@ def read_labels(path: str | Path) -> list[str]:
     """
     path = Path(path)
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise TargetError(f"{path}: a folder, not a labels file (expected a text file with one class name a line).")
-        if not stat.S_ISREG(info.st_mode):  # a pipe or device would be read forever
-            raise TargetError(f"{path}: not a regular file (a pipe or device?); give a text file of class names.")
-        size = info.st_size
+        what = "a labels file (expected a text file with one class name a line)"
+        size = regular_file_size(path, TargetError, what, "a text file of class names")
         if size > MAX_LABELS_BYTES:
             raise TargetError(f"{path}: {size / 1e6:.0f} MB is not a labels file (one name a line); check the path.")
         data = path.read_bytes()
