@@ -27,8 +27,9 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "saliencykit"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes, read in 1 MB blocks (large model files never sit in memory whole)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -39,7 +40,7 @@ def entry_is_valid(entry: Path) -> bool:
     """An entry is valid when its manifest exists and every file it lists has the recorded hash."""
     try:
         manifest = json.loads((entry / MANIFEST).read_text())
-        return bool(manifest["files"]) and all(_sha256(entry / n) == h for n, h in manifest["files"].items())
+        return bool(manifest["files"]) and all(file_digest(entry / n) == h for n, h in manifest["files"].items())
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -73,7 +74,7 @@ def cached_entry(name: str, build: Callable[[Path], None]) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
         try:
             build(tmp)
-            files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+            files = {p.name: file_digest(p) for p in sorted(tmp.iterdir()) if p.is_file()}
             (tmp / MANIFEST).write_text(json.dumps({"files": files}, indent=1))
             if entry.exists():
                 shutil.rmtree(entry)

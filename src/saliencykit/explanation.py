@@ -163,7 +163,7 @@ class Explanation:
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         buf = io.BytesIO()
-        arrays = {
+        arrays: dict[str, Any] = {
             "maps": np.stack([self.maps[t] for t in self.targets]).astype(np.float32),
             "targets": np.asarray(self.targets, dtype=np.int64),
             "meta": np.asarray(json.dumps(self.to_dict())),

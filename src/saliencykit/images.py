@@ -98,17 +98,26 @@ def read_image(
     return decode_image(data, str(path), max_pixels=max_pixels, allow_partial=allow_partial)
 
 
+def regular_file_size(path: Path, error: type[Exception], what: str, give: str) -> int:
+    """The size of ``path``; ``error`` naming ``what`` it should be when it is a folder, pipe or device.
+
+    Checked before reading because a pipe or device would be read forever. ``OSError`` (no such file, permission
+    denied) passes through for the caller's message.
+    """
+    info = path.stat()
+    if stat.S_ISDIR(info.st_mode):
+        raise error(f"{path}: a folder, not {what}.")
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path}: not a regular file (a pipe or device?); give {give}.")
+    return info.st_size
+
+
 def read_image_bytes(path: str | Path, *, max_pixels: int | None = None) -> bytes:
     """The bytes of an image file, with one clear :class:`ImageError` for each way reading it can fail."""
     path = Path(path)
     limit = max_pixels_limit(max_pixels)
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise ImageError(f"{path}: a folder, not an image file.")
-        if not stat.S_ISREG(info.st_mode):  # a pipe or device would be read forever
-            raise ImageError(f"{path}: not a regular file (a pipe or device?); give an image file.")
-        size = info.st_size
+        size = regular_file_size(path, ImageError, "an image file", "an image file")
         # No image format needs more than 8 bytes a pixel (16-bit RGBA, uncompressed) plus its metadata.
         if size > 8 * limit + (64 << 20):
             raise ImageError(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import difflib
 import re
-import stat
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from .errors import TargetError
+from .images import regular_file_size
 
 
 @lru_cache(maxsize=1)
@@ -45,12 +45,8 @@ def read_labels(path: str | Path) -> list[str]:
     """
     path = Path(path)
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise TargetError(f"{path}: a folder, not a labels file (expected a text file with one class name a line).")
-        if not stat.S_ISREG(info.st_mode):  # a pipe or device would be read forever
-            raise TargetError(f"{path}: not a regular file (a pipe or device?); give a text file of class names.")
-        size = info.st_size
+        what = "a labels file (expected a text file with one class name a line)"
+        size = regular_file_size(path, TargetError, what, "a text file of class names")
         if size > MAX_LABELS_BYTES:
             raise TargetError(f"{path}: {size / 1e6:.0f} MB is not a labels file (one name a line); check the path.")
         data = path.read_bytes()
@@ -66,14 +62,14 @@ def parse_labels(data: bytes | str, source: str = "labels") -> list[str]:
     """The class names in the text of a labels file (see :func:`read_labels`); ``source`` names it in messages."""
     if isinstance(data, bytes):
         if b"\x00" in data:
-            line = data[: data.index(b"\x00")].count(b"\n") + 1
-            raise TargetError(f"{source}: line {line} holds a NUL byte: a binary file, not a labels text file.")
+            at = data[: data.index(b"\x00")].count(b"\n") + 1
+            raise TargetError(f"{source}: line {at} holds a NUL byte: a binary file, not a labels text file.")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
+            at = data[: exc.start].count(b"\n") + 1
             raise TargetError(
-                f"{source}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); a labels file is UTF-8 "
+                f"{source}: line {at} is not UTF-8 text (byte 0x{data[exc.start]:02x}); a labels file is UTF-8 "
                 "text with one class name a line. Save it as UTF-8."
             ) from None
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -62,7 +63,7 @@ def _check_size(size: object) -> tuple[int, int]:
 
 def _triple(value: float | Sequence[float], name: str) -> tuple[float, float, float]:
     try:
-        items = [value] if np.isscalar(value) else list(value)  # type: ignore[arg-type]
+        items: list[Any] = [value] if np.isscalar(value) else list(value)  # type: ignore[arg-type]
         values = [float(v) for v in items]
     except (TypeError, ValueError):
         raise PreprocessError(
@@ -212,7 +213,7 @@ class Preprocess:
 
     def normalize(self, pixels: np.ndarray) -> np.ndarray:
         """Turn a float32 N x H x W x 3 RGB pixel batch into model input (numpy path of :meth:`embed`)."""
-        x = (pixels - np.float32(self._mean)) / np.float32(self._std)
+        x = (pixels - np.asarray(self._mean, dtype=np.float32)) / np.asarray(self._std, dtype=np.float32)
         if self.channel_order == "BGR":
             x = x[..., ::-1]
         if self.data_layout == "NCHW":
@@ -240,11 +241,14 @@ class Preprocess:
         if self.channel_order == "BGR":
             steps.convert_color(ColorFormat.BGR)
         # PrePostProcessor applies mean/scale per channel in the model's channel order
-        order = slice(None, None, -1) if self.channel_order == "BGR" else slice(None)
-        if any(m != 0 for m in self._mean):
-            steps.mean(list(self._mean[order]))
-        if any(s != 1 for s in self._std):
-            steps.scale(list(self._std[order]))
+        mean, std = list(self._mean), list(self._std)
+        if self.channel_order == "BGR":
+            mean.reverse()
+            std.reverse()
+        if any(m != 0 for m in mean):
+            steps.mean(mean)
+        if any(s != 1 for s in std):
+            steps.scale(std)
         return ppp.build()
 
 

@@ -5,6 +5,8 @@ Nothing here knows about models; maps stay float32 until one of these functions 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import cv2
 import numpy as np
 
@@ -42,7 +44,7 @@ MAX_MAP_SIDE = 32768
 def check_size(size: object, name: str = "size") -> tuple[int, int]:
     """``size`` as (height, width) of positive whole numbers up to ``MAX_MAP_SIDE``; ``ValueError`` otherwise."""
     try:
-        h, w = size  # type: ignore[misc]
+        h, w = cast("tuple[Any, Any]", size)
         ok = all(not isinstance(v, (bool, np.bool_)) and float(v) == int(v) for v in (h, w))
     except (TypeError, ValueError, OverflowError):
         ok = False
@@ -95,9 +97,10 @@ def colorize(saliency: np.ndarray, colormap: str = "jet") -> np.ndarray:
     if colormap not in _COLORMAPS:
         raise OptionError(f"colormap '{colormap}': use one of {', '.join(_COLORMAPS)}.")
     gray = np.clip(np.asarray(saliency, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    if _COLORMAPS[colormap] is None:
+    code = _COLORMAPS[colormap]
+    if code is None:
         return np.repeat(gray[..., None], 3, axis=2)
-    return cv2.cvtColor(cv2.applyColorMap(gray, _COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(cv2.applyColorMap(gray, code), cv2.COLOR_BGR2RGB)
 
 
 def overlay(image: np.ndarray, saliency: np.ndarray, colormap: str = "jet", alpha: float = 0.5) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import numbers
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +279,6 @@ def model_id(model: Any) -> str:
 def _describe_callable(value: Any) -> str:
     if value is None or isinstance(value, (str, int, float)):
         return str(value)
-    if isinstance(value, Callable) and hasattr(value, "__qualname__"):
+    if callable(value) and hasattr(value, "__qualname__"):
         return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
     return repr(value)

@@ -200,12 +200,12 @@ def _read_table(path: Path) -> dict[str, int | str]:
         ) from None
     if path.suffix.lower() == ".json":
         try:
-            table = json.loads(text)
+            loaded = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"--class-map {path}: not valid JSON ({exc}).") from None
-        if not isinstance(table, dict):
+        if not isinstance(loaded, dict):
             raise DatasetError(f'--class-map {path}: expected a JSON object {{"folder name": class, ...}}.')
-        return {str(k): v for k, v in table.items()}
+        return {str(k): v for k, v in loaded.items()}
     table: dict[str, int | str] = {}
     for row in csv.reader(text.splitlines()):
         if len(row) >= 2 and row[0].strip() and not row[0].startswith("#"):

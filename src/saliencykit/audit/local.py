@@ -411,6 +411,18 @@ def _clean_partial_files(out: Path) -> None:
                 tmp.unlink(missing_ok=True)
 
 
+class Execution(Protocol):
+    """Gets an audit's pending items done (the local loop, or the Ray driver) and counts the finished ones."""
+
+    done: int
+
+    def run(self, items: Sequence[Item]) -> None: ...
+
+
+#: (explainer, store, out, file-name bases, options, progress, number of pending items) -> an :class:`Execution`
+ExecutionFactory = Callable[[Any, AuditStore, Path, dict[str, str], RunOptions, "Progress | None", int], Execution]
+
+
 def run(
     explainer: Any,
     dataset: Dataset,
@@ -419,8 +431,15 @@ def run(
     options: RunOptions,
     progress: Progress | None = None,
     report: bool = True,
+    *,
+    execution: ExecutionFactory | None = None,
+    partial_on: tuple[type[BaseException], ...] = (KeyboardInterrupt,),
 ) -> AuditResult:
-    """Audit ``dataset`` into ``out`` with a ready explainer; resumes an existing store with the same settings."""
+    """Audit ``dataset`` into ``out`` with a ready explainer; resumes an existing store with the same settings.
+
+    ``execution`` does the pending items (default: the local loop; the Ray executor passes its driver). When one of
+    ``partial_on`` stops the run after Ctrl-C or some finished images, the report of what is done is written first.
+    """
     from .report import export
     from .resume import reconcile
 
@@ -428,22 +447,22 @@ def run(
     with AuditStore(out / STORE_NAME) as store:
         store.check_settings(settings)
         store.set_notes(dataset.notes)
-        todo, resume = reconcile(store, dataset, out)
+        pending, resume = reconcile(store, dataset, out)  # changed and removed files are not reused
         _clean_partial_files(out)
         bases = base_names(item.key for item in dataset.items if item.status == "todo")
         start = time.perf_counter()
         if progress is not None:
-            progress(0, len(todo))
-        pipeline = _LocalLoop(explainer, store, out, bases, options, progress, len(todo))
+            progress(0, len(pending))
+        worker = (execution or _LocalLoop)(explainer, store, out, bases, options, progress, len(pending))
         try:
-            pipeline.run(todo)
-        except KeyboardInterrupt:
-            if report:
+            worker.run(pending)
+        except partial_on as exc:
+            if report and (worker.done or isinstance(exc, KeyboardInterrupt)):
                 export(store, out, _describe(explainer), settings, interrupted=True, resume=resume.to_dict())
             raise
         seconds = time.perf_counter() - start
         summary = export(store, out, _describe(explainer), settings, write_report=report, resume=resume.to_dict())
-    return AuditResult(out, out / "report.html" if report else None, out / STORE_NAME, summary, pipeline.done, seconds)
+    return AuditResult(out, out / "report.html" if report else None, out / STORE_NAME, summary, worker.done, seconds)
 
 
 def _describe(explainer: Any) -> str:

@@ -83,10 +83,10 @@ import secrets
 import shutil
 import socket
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +94,7 @@ import numpy as np
 
 from ..errors import SaliencyKitError
 from .dataset import Dataset, Item
-from .local import AuditResult, Progress, RunOptions, _clean_partial_files, _describe, _LocalLoop, item_record
-from .outputs import base_names
+from .local import AuditResult, Progress, RunOptions, _clean_partial_files, _LocalLoop, item_record, run
 from .store import STORE_NAME, AuditStore
 
 log = logging.getLogger("saliencykit")
@@ -465,49 +464,50 @@ def run_ray(
     workers: int | None = None,
 ) -> AuditResult:
     """Audit ``dataset`` into ``out`` on a Ray cluster; the same store, files and report as
-    :func:`saliencykit.audit.local.run` (see the module docstring)."""
-    from .report import export
-    from .resume import reconcile
-
+    :func:`saliencykit.audit.local.run` (see the module docstring), which runs it with the Ray driver."""
     require_ray()
-    out = out.resolve()  # workers elsewhere must get the absolute path
-    out.mkdir(parents=True, exist_ok=True)
-    with AuditStore(out / STORE_NAME) as store:
-        store.check_settings(settings)
-        store.set_notes(dataset.notes)
-        pending, resume = reconcile(store, dataset, out)  # changed and removed files are not reused
-        _clean_partial_files(out)
-        bases = base_names(item.key for item in dataset.items if item.status == "todo")
-        start = time.perf_counter()
-        if progress is not None:
-            progress(0, len(pending))
-        state = _Driver(store, progress, len(pending))
-        try:
-            state.add([item_record(i, i.status, i.error) for i in pending if i.status != "todo"])
-            todo = [item for item in pending if item.status == "todo"]
-            if todo:
-                _distribute(explainer, todo, out, bases, options, state, address, workers)
-        except (KeyboardInterrupt, SaliencyKitError) as exc:
-            if report and (state.done or isinstance(exc, KeyboardInterrupt)):  # a partial report, as the local run
-                export(store, out, _describe(explainer), settings, interrupted=True, resume=resume.to_dict())
-            raise
-        finally:
-            _clean_partial_files(out)  # temporary files of attempts whose worker was killed
-        seconds = time.perf_counter() - start
-        summary = export(store, out, _describe(explainer), settings, write_report=report, resume=resume.to_dict())
-    return AuditResult(out, out / "report.html" if report else None, out / STORE_NAME, summary, state.done, seconds)
+    driver = partial(_Driver, address=address, workers=workers)
+    # workers elsewhere must get the absolute path; a run stopped by an error keeps a report of what is done
+    stops = (KeyboardInterrupt, SaliencyKitError)
+    return run(
+        explainer, dataset, out.resolve(), settings, options, progress, report, execution=driver, partial_on=stops
+    )
 
 
 class _Driver:
-    """The driver's side of the stream: commits records, counts them, reports progress."""
+    """The driver's side of the stream: hands out the pending items, commits records, counts them, reports progress."""
 
-    def __init__(self, store: AuditStore, progress: Progress | None, total: int) -> None:
+    def __init__(
+        self,
+        explainer: Any,
+        store: AuditStore,
+        out: Path,
+        bases: dict[str, str],
+        options: RunOptions,
+        progress: Progress | None,
+        total: int,
+        *,
+        address: str | None,
+        workers: int | None,
+    ) -> None:
+        self.explainer, self.out, self.bases, self.options = explainer, out, bases, options
+        self.address, self.workers = address, workers
         self.store = store
         self.progress = progress
         self.total = total
         self.done = 0
         self.seen: set[str] = set()
         self.duplicates = 0
+
+    def run(self, pending: Sequence[Item]) -> None:
+        """Record the items that need no model (failed / skipped on reading the dataset), distribute the rest."""
+        try:
+            self.add([item_record(i, i.status, i.error) for i in pending if i.status != "todo"])
+            todo = [item for item in pending if item.status == "todo"]
+            if todo:
+                _distribute(self.explainer, todo, self.out, self.bases, self.options, self, self.address, self.workers)
+        finally:
+            _clean_partial_files(self.out)  # temporary files of attempts whose worker was killed
 
     def add(self, records: list[dict[str, Any]]) -> None:
         if not records:

@@ -25,18 +25,10 @@ from .. import files
 from ..files import atomic_write_bytes
 from .cases import CASES
 from .outputs import report_source
-from .store import AuditStore
+from .store import ITEM_COLUMNS, AuditStore
 
 CSV_COLUMNS = (
-    "key",
-    "path",
-    "label",
-    "gt",
-    "gt_label",
-    "gt_score",
-    "pred",
-    "pred_label",
-    "pred_score",
+    *ITEM_COLUMNS,
     "case",
     "status",
     "error",

@@ -12,7 +12,6 @@ the same work again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cache import file_digest
 from .dataset import Dataset, Item
 from .store import AuditStore
 
@@ -55,11 +55,7 @@ class Resume:
 
 def sha1_of(path: Path) -> str:
     """The SHA-1 of a file's bytes (what :func:`~saliencykit.audit.dataset.load_image` records)."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "sha1")
 
 
 def _unchanged(item: Item, row: dict[str, Any], touched: list[tuple[str, int, int]]) -> bool:

@@ -46,16 +46,10 @@ SCHEMA_VERSION = "2"
 _ADDED = {"size": "INTEGER", "mtime_ns": "INTEGER"}
 STORE_NAME = "audit.sqlite"
 
+#: the item and its prediction: the leading columns of the store and of ``results.csv``
+ITEM_COLUMNS = ("key", "path", "label", "gt", "gt_label", "gt_score", "pred", "pred_label", "pred_score")
 COLUMNS = (
-    "key",
-    "path",
-    "label",
-    "gt",
-    "gt_label",
-    "gt_score",
-    "pred",
-    "pred_label",
-    "pred_score",
+    *ITEM_COLUMNS,
     "topk",
     "case_name",
     "maps",

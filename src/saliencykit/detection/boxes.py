@@ -8,8 +8,9 @@ in normalised units and only the explanation converts them to pixels of the phot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), probs)
 
     @classmethod
-    def coerce(cls, value: Detections | Sequence) -> Detections:
+    def coerce(cls, value: Detections | Sequence | Mapping[str, Any]) -> Detections:
         """A :class:`Detections` from itself or a ``(boxes, scores, classes[, probs])`` tuple."""
         if isinstance(value, Detections):
             return value
@@ -114,7 +115,7 @@ class DetectionBatch:
             boxes[i, : len(d)] = d.boxes
             scores[i, : len(d)] = d.scores
             classes[i, : len(d)] = d.classes
-            if probs is not None:
+            if probs is not None and d.probs is not None:
                 probs[i, : len(d), : d.probs.shape[1]] = d.probs
         return cls(boxes, scores, classes, probs)
 
@@ -168,10 +169,10 @@ def scale_boxes(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     [[100.0, 0.0, 200.0, 50.0]]
     """
     h, w = size
-    return (np.asarray(boxes, np.float32).reshape(-1, 4) * np.float32([w, h, w, h])).astype(np.float32)
+    return (np.asarray(boxes, np.float32).reshape(-1, 4) * np.asarray([w, h, w, h], np.float32)).astype(np.float32)
 
 
 def normalize_boxes(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Pixel boxes (M, 4) of an image of ``size=(height, width)`` to normalised [0, 1] coordinates."""
     h, w = size
-    return (np.asarray(boxes, np.float32).reshape(-1, 4) / np.float32([w, h, w, h])).astype(np.float32)
+    return (np.asarray(boxes, np.float32).reshape(-1, 4) / np.asarray([w, h, w, h], np.float32)).astype(np.float32)

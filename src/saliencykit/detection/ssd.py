@@ -348,16 +348,7 @@ def blazeface(score_threshold: float = 0.5, iou_threshold: float = 0.3) -> SSDPo
     outputs ``regressors`` (1, 896, 16: box + 6 keypoints) and ``classificators`` (1, 896, 1: face logit);
     anchors, scales and thresholds as in MediaPipe's ``face_detection_short_range.pbtxt``.
     """
-    options = AnchorOptions(input_size=(128, 128), strides=(8, 16, 16, 16))
-    return SSDPostprocess(
-        anchors=ssd_anchors(options),
-        box_scale=128.0,
-        box_output=0,
-        class_output=1,
-        score_threshold=score_threshold,
-        iou_threshold=iou_threshold,
-        label_names=("face",),
-    )
+    return _mediapipe_detector(128, "face", score_threshold, iou_threshold)
 
 
 def palm_detection(score_threshold: float = 0.5, iou_threshold: float = 0.3) -> SSDPostprocess:
@@ -366,15 +357,20 @@ def palm_detection(score_threshold: float = 0.5, iou_threshold: float = 0.3) -> 
     Input 192 x 192 RGB scaled to [0, 1] (``sk.Preprocess(size=192, mean=0, std=255, layout="NHWC")``); outputs
     (1, 2016, 18: box + 7 keypoints) and (1, 2016, 1: palm logit) over 24 x 24 x 2 + 12 x 12 x 6 anchors.
     """
-    options = AnchorOptions(input_size=(192, 192), strides=(8, 16, 16, 16))
+    return _mediapipe_detector(192, "palm", score_threshold, iou_threshold)
+
+
+def _mediapipe_detector(side: int, label: str, score_threshold: float, iou_threshold: float) -> SSDPostprocess:
+    """A MediaPipe single-class SSD on a ``side`` x ``side`` input: boxes are output 0, logits output 1."""
+    options = AnchorOptions(input_size=(side, side), strides=(8, 16, 16, 16))
     return SSDPostprocess(
         anchors=ssd_anchors(options),
-        box_scale=192.0,
+        box_scale=float(side),
         box_output=0,
         class_output=1,
         score_threshold=score_threshold,
         iou_threshold=iou_threshold,
-        label_names=("palm",),
+        label_names=(label,),
     )
 
 

@@ -168,7 +168,15 @@ class AISE:
     def _width(self, target: Any, width: float) -> float:
         return width
 
-    def _search(self, predict, pixels, targets, fill, windows, progress):
+    def _search(
+        self,
+        predict: Predict,
+        pixels: np.ndarray,
+        targets: Sequence[Any],
+        fill: Fill,
+        windows: Windows,
+        progress: Progress,
+    ) -> tuple[list[tuple[int, float]], list[list[tuple[np.ndarray, float]]]]:
         """Run every (target, width) DIRECT search, batched; returns the searches and their visited points."""
         iterations, _ = self._sizes()
         score_masks = blend_scorer(predict, pixels, fill)
@@ -187,7 +195,7 @@ class AISE:
             images = [kept, 1.0 - kept] if self.deletion else [kept]
             count = len(ids) * len(images)
             scores = score_targets(targets, score_masks(np.concatenate(images)), count)
-            out = {}
+            out: dict[int, float] = {}
             for j, i in enumerate(ids):
                 k = searches[i][0]
                 value = scores[j, k] - (scores[len(ids) + j, k] if self.deletion else 0.0)
@@ -202,10 +210,16 @@ class AISE:
         run_batched(len(searches), search, score)
         return searches, history
 
-    def _aggregate(self, windows, searches, history, num_targets):
+    def _aggregate(
+        self,
+        windows: Windows,
+        searches: list[tuple[int, float]],
+        history: list[list[tuple[np.ndarray, float]]],
+        num_targets: int,
+    ) -> tuple[np.ndarray, list[int]]:
         h, w = len(windows.ys), len(windows.xs)
         maps = np.zeros((num_targets, h, w), np.float64)
-        flat = []
+        flat: list[int] = []
         broken: set[int] = set()
         spread = np.zeros(num_targets)
         for i, (k, width) in enumerate(searches):

@@ -40,6 +40,7 @@ import numpy as np
 from ..errors import MethodError
 from .scoring import (
     ExplainFn,
+    JSONResult,
     Scorer,
     SubstrateSpec,
     as_uint8,
@@ -47,13 +48,12 @@ from .scoring import (
     make_substrate,
     map_at,
     resolve_target,
-    to_builtin,
     unit_map,
 )
 
 
 @dataclass
-class ADCCResult:
+class ADCCResult(JSONResult):
     """ADCC and its three components for one map and target."""
 
     adcc: float
@@ -64,21 +64,6 @@ class ADCCResult:
     score_on_image: float
     score_on_masked: float
     protocol: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able values."""
-        return to_builtin(
-            {
-                "adcc": self.adcc,
-                "average_drop": self.average_drop,
-                "coherency": self.coherency,
-                "complexity": self.complexity,
-                "target": self.target,
-                "score_on_image": self.score_on_image,
-                "score_on_masked": self.score_on_masked,
-                "protocol": self.protocol,
-            }
-        )
 
 
 def adcc_formula(average_drop: float, coherency: float, complexity: float) -> float:

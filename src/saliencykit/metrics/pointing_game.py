@@ -25,14 +25,14 @@ from scipy import ndimage
 
 from ..errors import MethodError
 from ..visualize import resize
-from .scoring import check_map, to_builtin
+from .scoring import JSONResult, check_map
 
 Box = Sequence[float]
 
 
 @dataclass
-class PointingGameResult:
-    """Whether the map's maximum hits the region, how far it is, and the energy inside."""
+class PointingGameResult(JSONResult):
+    """Whether the map's maximum hits the region, how far it is, and the energy inside (``point`` is (x, y))."""
 
     hit: bool
     energy: float
@@ -40,19 +40,6 @@ class PointingGameResult:
     distance: float
     maxima: int
     protocol: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able values; ``point`` is (x, y)."""
-        return to_builtin(
-            {
-                "hit": self.hit,
-                "energy": self.energy,
-                "point": list(self.point),
-                "distance": self.distance,
-                "maxima": self.maxima,
-                "protocol": self.protocol,
-            }
-        )
 
 
 def boxes_mask(boxes: Sequence[Box], size: tuple[int, int]) -> np.ndarray:

@@ -34,7 +34,7 @@ import openvino as ov
 import openvino.opset13 as ops
 
 from ..errors import MethodError
-from .scoring import ExplainFn, explain_fn, map_at, to_builtin
+from .scoring import ExplainFn, JSONResult, explain_fn, map_at, to_builtin
 from .similarity import spearman, ssim
 
 LAYER_TYPES = ("Convolution", "GroupConvolution", "MatMul")
@@ -121,8 +121,10 @@ def default_stages(total: int) -> list[int]:
 
 
 @dataclass
-class RandomizationStage:
+class RandomizationStage(JSONResult):
     """Similarity of the maps after the top ``layers`` weight layers were randomised."""
+
+    JSON_KEYS = ("layers", "deepest_layer", "mean_spearman", "mean_ssim", "spearman", "ssim")
 
     layers: int
     deepest_layer: str
@@ -136,18 +138,6 @@ class RandomizationStage:
     @property
     def mean_ssim(self) -> float:
         return float(np.mean(self.ssim))
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_builtin(
-            {
-                "layers": self.layers,
-                "deepest_layer": self.deepest_layer,
-                "mean_spearman": self.mean_spearman,
-                "mean_ssim": self.mean_ssim,
-                "spearman": self.spearman,
-                "ssim": self.ssim,
-            }
-        )
 
 
 @dataclass
@@ -266,7 +256,7 @@ def model_randomization(
     if explain is None and not hasattr(explainer, "method"):
         raise MethodError("model_randomization: give an Explainer, or a Pipeline together with explain=.")
     single = isinstance(images, np.ndarray) and images.ndim == 3
-    image_list = [images] if single else list(images)
+    image_list: list[np.ndarray] = [images] if isinstance(images, np.ndarray) and single else list(images)
     if not image_list:
         raise MethodError("model_randomization: no images.")
     scores = pipeline.predict(image_list)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import fields
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -205,3 +206,15 @@ def to_builtin(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+class JSONResult:
+    """A metric's result dataclass whose :meth:`to_dict` lists ``JSON_KEYS`` (default: its fields) as JSON values."""
+
+    #: the keys of :meth:`to_dict` in order, fields or properties; empty means the dataclass fields
+    JSON_KEYS: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values."""
+        keys = self.JSON_KEYS or tuple(f.name for f in fields(self))  # type: ignore[arg-type]
+        return to_builtin({key: getattr(self, key) for key in keys})
