@@ -492,3 +492,11 @@ def test_bad_explainer_settings(demo_model, kwargs, error, message):
 def test_a_black_box_method_cannot_be_inserted_into_a_graph(demo_model):
     with pytest.raises(MethodError, match="'rise' is black-box"):
         sk.insert_xai(demo_model, method="rise")
+
+
+@pytest.mark.parametrize("part", [{"prefix": "../../evil_"}, {"postfix": "/x_"}, {"prefix": ".."}])
+def test_file_name_parts_cannot_leave_the_output_folder(demo_explainer, photos, tmp_path, part):
+    explanation = demo_explainer(photos["chelsea"])
+    with pytest.raises(OutputError, match="path separator"):
+        explanation.save(tmp_path / "maps", **part)
+    assert not any(tmp_path.parent.glob("evil_*")) and not (tmp_path / "maps").exists()

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import visualize
 from .errors import OutputError, TargetError
-from .files import atomic_write_bytes, label_stems, sanitize, write_image
+from .files import atomic_write_bytes, check_name_part, label_stems, sanitize, write_image
 from .labels import label_of
 
 #: default cap on the longest side of a saved picture (``Explanation.save(max_side=...)``)
@@ -103,6 +103,7 @@ class Explanation:
         Names stay unique per class when labels repeat: the repeated ones get ``_<index>``.
         """
         score = f"{self.scores[target]:.2f}" if scores and target in self.scores else ""
+        prefix, postfix = check_name_part(prefix, "prefix"), check_name_part(postfix, "postfix")
         return f"{prefix}{self._label_stem(target)}{postfix}{score}.jpg"
 
     def save(

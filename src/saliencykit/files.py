@@ -21,6 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .errors import OutputError
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 #: first characters that make a spreadsheet treat a cell as a formula (OWASP's CSV-injection list)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -70,6 +72,23 @@ def label_stems(label_names: Sequence[str] | None, num_classes: int | None = Non
     stems = [sanitize(names[i]) if i < len(names) else str(i) for i in range(count)]
     counts = Counter(s.casefold() for s in stems)
     return [s if counts[s.casefold()] == 1 else f"{s}_{i}" for i, s in enumerate(stems)]
+
+
+def check_name_part(text: str, what: str) -> str:
+    """``text`` if it can be part of a file name inside the output folder, else an :class:`OutputError`.
+
+    A prefix or postfix such as ``"../../x_"`` or ``"a/b"`` would write outside the folder the user named.
+
+    >>> check_name_part("n02105641_2491_", "prefix")
+    'n02105641_2491_'
+    """
+    text = str(text)
+    if any(sep in text for sep in ("/", "\\", "\0")) or text in (".", ".."):
+        raise OutputError(
+            f"{what}={text!r}: a file-name part cannot hold a path separator; files are written inside the output "
+            "folder only (give the folder as the directory argument)."
+        )
+    return text
 
 
 def _umask() -> int:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import openvino as ov
@@ -26,7 +26,7 @@ from .labels import check_label_count
 from .model import ModelRunner, is_torch_module, load_model, select_input
 from .preprocess import Postprocess, Preprocess, apply_postprocess, resolve_postprocess
 
-ModelSource = str | Path | ov.Model | Any
+ModelSource: TypeAlias = str | Path | ov.Model | Any
 #: masks per inference request of the in-graph blend: 2 wastes at most one padded mask per call (AISE sends batches
 #: of 6); on the demo model it was among the fastest (``bench/blackbox.py``, docs/benchmarks.md)
 BLEND_CHUNK = 2
@@ -299,15 +299,16 @@ class Pipeline:
         ``BLEND_CHUNK`` masks. None when there is no graph to edit (a Python callable model, opaque
         preprocessing): black-box methods then blend on the host.
         """
-        if self.ov_model is None or not self.declarative:
+        preprocess = self.preprocess
+        if self.ov_model is None or not isinstance(preprocess, Preprocess):
             return None
         if self._blend_runner is None:
             try:
-                graph = insert_mask_blend(self.preprocess.embed(self.ov_model, self.input_name), self.preprocess.hw)
+                graph = insert_mask_blend(preprocess.embed(self.ov_model, self.input_name), preprocess.hw)
             except GraphError as exc:
                 log.info("blending on the host: %s", exc)
                 return None
-            blank = np.zeros((1, *self.preprocess.hw, 3), np.float32)
+            blank = np.zeros((1, *preprocess.hw, 3), np.float32)
             self._blend_runner = ModelRunner(
                 graph,
                 self.device,
