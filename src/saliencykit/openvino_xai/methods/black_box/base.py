@@ -44,7 +44,10 @@ def preset_of(preset: Any) -> Preset:
 
 
 class BlackBoxXAIMethod(MethodBase):
-    """A method that explains by calling the model on perturbed copies of the preprocessed input."""
+    """A method that explains by calling the model on perturbed copies of the preprocessed input.
+
+    With ``prepare_model`` (the default) the model is compiled on construction.
+    """
 
     def __init__(
         self,
@@ -52,11 +55,14 @@ class BlackBoxXAIMethod(MethodBase):
         postprocess_fn: Callable[[Mapping], np.ndarray],
         preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
         device_name: str = "CPU",
+        prepare_model: bool = True,
     ) -> None:
         super().__init__(model=model, preprocess_fn=preprocess_fn, device_name=device_name)
         if not callable(postprocess_fn):
             raise XAIValueError("postprocess_fn must be a function: model outputs -> scores (1, num_classes).")
         self.postprocess_fn = postprocess_fn
+        if prepare_model:
+            self.prepare_model()
 
     def prepare_model(self, load_model: bool = True) -> ov.Model:
         """Compile the model (black-box methods do not change it)."""

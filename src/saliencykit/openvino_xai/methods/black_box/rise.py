@@ -3,13 +3,10 @@ up-sampling, score-weighted mean, zero as the hidden value) and honouring every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import numpy as np
-import openvino as ov
 
 from ....methods.rise import RISE as _RISE
-from ...common.utils import IdentityPreprocessFN, scaling
+from ...common.utils import scaling
 from ..base import Prediction
 from .base import BlackBoxXAIMethod, Preset, preset_of
 
@@ -17,21 +14,9 @@ from .base import BlackBoxXAIMethod, Preset, preset_of
 class RISE(BlackBoxXAIMethod):
     """RISE (Petsiuk et al. 2018): score-weighted random masks at the model's input size."""
 
-    def __init__(
-        self,
-        model: ov.Model,
-        postprocess_fn: Callable[[Mapping], np.ndarray],
-        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        device_name: str = "CPU",
-        prepare_model: bool = True,
-    ) -> None:
-        super().__init__(
-            model=model, postprocess_fn=postprocess_fn, preprocess_fn=preprocess_fn, device_name=device_name
-        )
-        self.num_masks: int | None = None
-        self.num_cells: int | None = None
-        if prepare_model:
-            self.prepare_model()
+    #: the budget of the last explanation (None before the first)
+    num_masks: int | None = None
+    num_cells: int | None = None
 
     def generate_saliency_map(
         self,

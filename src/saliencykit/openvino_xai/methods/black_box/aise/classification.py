@@ -3,13 +3,12 @@ openvino-xai's aggregation and every budget argument honoured."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import openvino as ov
 
 from .....methods.aise import AISE as _AISE
-from ....common.utils import IdentityPreprocessFN, logger, scaling
+from ....common.utils import logger, scaling
 from ...base import Prediction
 from ..base import BlackBoxXAIMethod, Preset, preset_of
 
@@ -17,21 +16,9 @@ from ..base import BlackBoxXAIMethod, Preset, preset_of
 class AISEClassification(BlackBoxXAIMethod):
     """AISE: DIRECT searches for the Gaussian windows that keep the target's score, per kernel width."""
 
-    def __init__(
-        self,
-        model: ov.Model,
-        postprocess_fn: Callable[[Mapping], np.ndarray],
-        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        device_name: str = "CPU",
-        prepare_model: bool = True,
-    ) -> None:
-        super().__init__(
-            model=model, postprocess_fn=postprocess_fn, preprocess_fn=preprocess_fn, device_name=device_name
-        )
-        self.num_iterations_per_kernel: int | None = None
-        self.kernel_widths: Sequence[float] | None = None
-        if prepare_model:
-            self.prepare_model()
+    #: the budget of the last explanation (None before the first)
+    num_iterations_per_kernel: int | None = None
+    kernel_widths: Sequence[float] | None = None
 
     def generate_saliency_map(
         self,
