@@ -15,8 +15,8 @@ import numpy as np
 import openvino as ov
 
 from ..._errors import XAIRuntimeError, XAIValueError
-from ...common.utils import IdentityPreprocessFN, is_bhwc_layout
-from ..base import MethodBase
+from ...common.utils import IdentityPreprocessFN, is_bhwc_layout, scaling
+from ..base import MethodBase, Prediction
 
 
 class Preset(Enum):
@@ -99,3 +99,16 @@ class BlackBoxXAIMethod(MethodBase):
             return np.concatenate(rows).astype(np.float32)
 
         return pixels, predict
+
+    def _explain(self, method: Any, x: np.ndarray, targets: list[int]) -> np.ndarray:
+        """saliencykit ``method``'s raw maps (T, H, W) of ``targets`` for the preprocessed input ``x``, with zero
+        as the hidden value (openvino-xai's)."""
+        pixels, predict = self._pixels_and_predict(x)
+        return method.explain(predict, pixels, targets, fill=0.0)
+
+    def _per_target(
+        self, targets: list[int], maps: np.ndarray, logits: np.ndarray, scale_output: bool
+    ) -> dict[int, np.ndarray]:
+        """``{target: map}`` (scaled to uint8 with ``scale_output``); the targets' scores become ``predictions``."""
+        self.predictions = {t: Prediction(label=t, score=logits[0][t]) for t in targets}
+        return {t: scaling(m) if scale_output else m for t, m in zip(targets, maps)}

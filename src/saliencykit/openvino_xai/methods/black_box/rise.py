@@ -7,7 +7,6 @@ import numpy as np
 
 from ....methods.rise import RISE as _RISE
 from ...common.utils import scaling
-from ..base import Prediction
 from .base import BlackBoxXAIMethod, Preset, preset_of
 
 
@@ -46,9 +45,7 @@ class RISE(BlackBoxXAIMethod):
         self.num_masks, self.num_cells = method._sizes()
         logits = self.get_logits(x)
         targets = list(range(logits.shape[1])) if target_indices is None else [int(t) for t in target_indices]
-        pixels, predict = self._pixels_and_predict(x)
-        maps = method.explain(predict, pixels, targets, fill=0.0)
+        maps = self._explain(method, x, targets)
         if target_indices is None:
             return (scaling(maps) if scale_output else maps)[None]
-        self.predictions = {t: Prediction(label=t, score=logits[0][t]) for t in targets}
-        return {t: scaling(m) if scale_output else m for t, m in zip(targets, maps)}
+        return self._per_target(targets, maps, logits, scale_output)

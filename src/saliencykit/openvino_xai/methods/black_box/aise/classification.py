@@ -8,8 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .....methods.aise import AISE as _AISE
-from ....common.utils import logger, scaling
-from ...base import Prediction
+from ....common.utils import logger
 from ..base import BlackBoxXAIMethod, Preset, preset_of
 
 
@@ -48,7 +47,4 @@ class AISEClassification(BlackBoxXAIMethod):
         )
         self.num_iterations_per_kernel, self.kernel_widths = method._sizes()
         targets = [int(t) for t in target_indices]
-        pixels, predict = self._pixels_and_predict(x)
-        maps = method.explain(predict, pixels, targets, fill=0.0)
-        self.predictions = {t: Prediction(label=t, score=logits[0][t]) for t in targets}
-        return {t: scaling(m) if scale_output else m for t, m in zip(targets, maps)}
+        return self._per_target(targets, self._explain(method, x, targets), logits, scale_output)
