@@ -3,6 +3,7 @@ saliencykit.openvino_xai, and the bad inputs of that API."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import cv2
@@ -25,8 +26,11 @@ from saliencykit.openvino_xai.explainer.utils import (
     get_score,
     get_target_indices,
 )
+from saliencykit.openvino_xai.explainer.utils import preprocess_fn as xai_preprocess_fn
 from saliencykit.openvino_xai.explainer.visualizer import Visualizer, colormap, overlay, resize
+from saliencykit.openvino_xai.methods import RISE, ActivationMap, AISEClassification, ViTReciproCAM
 from saliencykit.openvino_xai.methods.black_box.base import Preset
+from saliencykit.openvino_xai.methods.factory import BlackBoxMethodFactory, WhiteBoxMethodFactory
 from saliencykit.openvino_xai.metrics import InsertionDeletionAUC, PointingGame
 from saliencykit.openvino_xai.metrics.insertion_deletion_auc import AUC
 
@@ -188,6 +192,75 @@ def test_utils():
     )
     assert Method("activationmap") is Method.ACTIVATIONMAP and Method("vitreciprocam") is Method.VITRECIPROCAM
     assert Method("activation_map") is Method.ACTIVATIONMAP and Preset("speed") is Preset.SPEED
+
+
+def test_get_preprocess_fn_binds_preprocess_fn_settings_by_position_or_name():
+    image = np.arange(6 * 4 * 3, dtype=np.uint8).reshape(6, 4, 3)
+    mean, std = np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 8.0])
+    expected = xai_preprocess_fn(image, True, (8, 12), mean, std, True, False)
+    by_position = get_preprocess_fn(True, (8, 12), mean, std, True, False)(image)
+    by_name = get_preprocess_fn(
+        change_channel_order=True, input_size=(8, 12), mean=mean, std=std, hwc_to_chw=True, expand_zero_dim=False
+    )(image)
+    assert expected.shape == (3, 12, 8) and np.array_equal(by_position, expected) and np.array_equal(by_name, expected)
+    assert not np.array_equal(get_preprocess_fn(input_size=(8, 12), hwc_to_chw=True)(image)[0], expected)
+    assert list(inspect.signature(get_preprocess_fn).parameters) == [
+        "change_channel_order", "input_size", "mean", "std", "hwc_to_chw", "expand_zero_dim"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        ((), {"input_sise": (8, 8)}, "get_preprocess_fn: got an unexpected keyword argument 'input_sise'"),
+        ((False, None, 0, 1, False, True, "extra"), {}, "get_preprocess_fn: too many positional arguments"),
+        ((True,), {"change_channel_order": False}, "get_preprocess_fn: multiple values for argument"),
+    ],
+)
+def test_get_preprocess_fn_bad_settings(args, kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        get_preprocess_fn(*args, **kwargs)
+
+
+# methods and factories ---------------------------------------------------------------------------------------------
+
+
+def test_factories_take_their_arguments_by_position_and_refuse_an_unknown_task():
+    model = sk.demo.model()
+    method = WhiteBoxMethodFactory.create_method(
+        Task.CLASSIFICATION, model, preprocess_fn, Method.ACTIVATIONMAP, None, True, "CPU", prepare_model=False
+    )
+    assert isinstance(method, ActivationMap) and method.model_compiled is None and has_xai(method.prepare_model(False))
+    rise = BlackBoxMethodFactory.create_method(
+        Task.CLASSIFICATION, model, lambda o: o["logits"], preprocess_fn, Method.RISE, "CPU", prepare_model=False
+    )
+    assert isinstance(rise, RISE) and rise.preprocess_fn is preprocess_fn
+    for factory in (WhiteBoxMethodFactory, BlackBoxMethodFactory):
+        with pytest.raises(SaliencyKitError, match="task='segmentation': use Task.CLASSIFICATION or Task.DETECTION"):
+            factory.create_method("segmentation", model)
+
+
+def test_black_box_methods_compile_on_construction_unless_told_not_to():
+    model = sk.demo.model()
+    rise = RISE(model, lambda o: o["logits"], prepare_model=False)
+    assert rise.model_compiled is None and (rise.num_masks, rise.num_cells) == (None, None)
+    aise = AISEClassification(model, lambda o: o["logits"])
+    assert aise.model_compiled is not None and (aise.num_iterations_per_kernel, aise.kernel_widths) == (None, None)
+    with pytest.raises(SaliencyKitError, match="postprocess_fn must be a function"):
+        RISE(model, "logits")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k": 0}, "count blocks from the end starting at 1"),
+        ({"cls_token": False}, "cls_token=False"),
+        ({"model": "model.xml"}, "model must be an openvino.Model"),
+    ],
+)
+def test_vit_reciprocam_bad_options(kwargs, match):
+    with pytest.raises(SaliencyKitError, match=match):
+        ViTReciproCAM(**{"model": sk.demo.model(), "prepare_model": False, **kwargs})
 
 
 # explainer ---------------------------------------------------------------------------------------------------------

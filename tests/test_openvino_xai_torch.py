@@ -139,6 +139,7 @@ class SharedActivation(nn.Module):
     ("module", "kwargs", "error", "words"),
     [
         (lambda: build("resnet"), {"target_layer": "no_such_layer"}, ValueError, "not a module of the torch model"),
+        (lambda: build("resnet"), {"target_layer": ["layer4", "fc"]}, ValueError, "one module name"),
         (lambda: build("resnet"), {"explain_method": xai.Method.VITRECIPROCAM}, ValueError, "RECIPROCAM or"),
         (lambda: build("resnet"), {"num_masks": 10}, ValueError, "num_masks: not an argument"),
         (lambda: build("resnet"), {"input_size": (0, 0)}, RuntimeError, "give input_size="),

@@ -22,7 +22,7 @@ from ..common.parameters import Task
 from ..common.utils import IdentityPreprocessFN, infer_size_from_image, logger
 from ..methods.base import MethodBase
 from ..methods.black_box.base import BlackBoxXAIMethod
-from ..methods.factory import BlackBoxMethodFactory, WhiteBoxMethodFactory, _method
+from ..methods.factory import BlackBoxMethodFactory, WhiteBoxMethodFactory, _method, _TaskMethodFactory
 from .explanation import Explanation
 from .utils import convert_targets_to_numpy, explains_all, get_target_indices
 from .visualizer import Visualizer
@@ -117,35 +117,9 @@ class Explainer:
                 return self._create_black_box_method(task)
         raise XAIValueError(f"explain_mode={explain_mode!r}: use ExplainMode.WHITEBOX, BLACKBOX or AUTO.")
 
-    def __call__(
-        self,
-        data: np.ndarray,
-        targets: np.ndarray | list[int | str] | int | str = -1,
-        original_input_image: np.ndarray | None = None,
-        label_names: list[str] | None = None,
-        output_size: tuple[int, int] | None = None,
-        scaling: bool = False,
-        resize: bool = True,
-        colormap: bool = True,
-        overlay: bool = False,
-        overlay_weight: float = 0.5,
-        overlay_prediction: bool = True,
-        **kwargs: Any,
-    ) -> Explanation:
-        return self.explain(
-            data,
-            targets,
-            original_input_image,
-            label_names,
-            output_size,
-            scaling,
-            resize,
-            colormap,
-            overlay,
-            overlay_weight,
-            overlay_prediction,
-            **kwargs,
-        )
+    def __call__(self, data: np.ndarray, *args: Any, **kwargs: Any) -> Explanation:
+        """Same as :meth:`explain`."""
+        return self.explain(data, *args, **kwargs)
 
     def explain(
         self,
@@ -190,17 +164,17 @@ class Explainer:
             label_names=label_names,
             predictions=self.method.predictions,
         )
-        return self._visualize(
-            original_input_image,
-            explanation,
-            data,
-            output_size,
-            scaling,
-            resize,
-            colormap,
-            overlay,
-            overlay_weight,
-            overlay_prediction,
+        reference = data if original_input_image is None else original_input_image
+        return self.visualizer(
+            explanation=explanation,
+            original_input_image=reference,
+            output_size=infer_size_from_image(np.asarray(reference)) if output_size is None else output_size,
+            scaling=scaling,
+            resize=resize,
+            colormap=colormap,
+            overlay=overlay,
+            overlay_weight=overlay_weight,
+            overlay_prediction=overlay_prediction,
         )
 
     def _check_kwargs(self, kwargs: dict[str, Any]) -> None:
@@ -217,57 +191,23 @@ class Explainer:
         return self.method.model_forward(x, preprocess)
 
     def _create_white_box_method(self, task: Task) -> MethodBase:
-        method = WhiteBoxMethodFactory.create_method(
-            task=task,
-            model=self.model,
-            preprocess_fn=self.preprocess_fn,
-            explain_method=self.explain_method,
-            target_layer=self.target_layer,
-            embed_scaling=self.embed_scaling,
-            device_name=self.device_name,
-            **self.white_box_method_kwargs,
-        )
-        logger.info("Explaining the model in white-box mode.")
-        return method
+        options = dict(target_layer=self.target_layer, embed_scaling=self.embed_scaling)
+        return self._create_with(WhiteBoxMethodFactory, "white-box", task, **options, **self.white_box_method_kwargs)
 
     def _create_black_box_method(self, task: Task) -> MethodBase:
         if self.postprocess_fn is None:
             raise XAIValueError("Postprocess function has to be provided for the black-box mode.")
-        method = BlackBoxMethodFactory.create_method(
-            task=task,
+        return self._create_with(BlackBoxMethodFactory, "black-box", task, postprocess_fn=self.postprocess_fn)
+
+    def _create_with(self, factory: type[_TaskMethodFactory], mode: str, task: Task, **options: Any) -> MethodBase:
+        """``factory``'s method for ``task`` on this explainer's model, preprocessing, method choice and device."""
+        method = factory.create_method(
+            task,
             model=self.model,
-            postprocess_fn=self.postprocess_fn,
             preprocess_fn=self.preprocess_fn,
             explain_method=self.explain_method,
             device_name=self.device_name,
+            **options,
         )
-        logger.info("Explaining the model in black-box mode.")
+        logger.info(f"Explaining the model in {mode} mode.")
         return method
-
-    def _visualize(
-        self,
-        original_input_image,
-        explanation,
-        data,
-        output_size,
-        scaling,
-        resize,
-        colormap,
-        overlay,
-        overlay_weight,
-        overlay_prediction,
-    ) -> Explanation:
-        reference = data if original_input_image is None else original_input_image
-        if output_size is None:
-            output_size = infer_size_from_image(np.asarray(reference))
-        return self.visualizer(
-            explanation=explanation,
-            original_input_image=reference,
-            output_size=output_size,
-            scaling=scaling,
-            resize=resize,
-            colormap=colormap,
-            overlay=overlay,
-            overlay_weight=overlay_weight,
-            overlay_prediction=overlay_prediction,
-        )

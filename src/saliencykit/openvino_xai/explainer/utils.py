@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from enum import Enum
 from functools import partial
@@ -69,24 +70,20 @@ def preprocess_fn(
     return x
 
 
-def get_preprocess_fn(
-    change_channel_order: bool = False,
-    input_size: tuple[int, int] | None = None,
-    mean: np.ndarray = np.array([0.0, 0.0, 0.0]),
-    std: np.ndarray = np.array([1.0, 1.0, 1.0]),
-    hwc_to_chw: bool = False,
-    expand_zero_dim: bool = True,
-) -> Callable[[Any], np.ndarray]:
-    """:func:`preprocess_fn` with its settings bound."""
-    return partial(
-        preprocess_fn,
-        change_channel_order=change_channel_order,
-        input_size=input_size,
-        mean=mean,
-        std=std,
-        hwc_to_chw=hwc_to_chw,
-        expand_zero_dim=expand_zero_dim,
-    )
+#: :func:`preprocess_fn`'s parameters after ``x``: the settings :func:`get_preprocess_fn` binds
+_PREPROCESS_SETTINGS = inspect.Signature(list(inspect.signature(preprocess_fn).parameters.values())[1:])
+
+
+def get_preprocess_fn(*args: Any, **kwargs: Any) -> Callable[[Any], np.ndarray]:
+    """:func:`preprocess_fn` with its settings (its arguments after ``x``, by position or name) bound."""
+    try:
+        settings = _PREPROCESS_SETTINGS.bind(*args, **kwargs).arguments
+    except TypeError as exc:
+        raise TypeError(f"get_preprocess_fn: {exc}") from None
+    return partial(preprocess_fn, **settings)
+
+
+get_preprocess_fn.__signature__ = _PREPROCESS_SETTINGS  # type: ignore[attr-defined]  # help() shows the settings
 
 
 class ActivationType(Enum):
@@ -99,12 +96,12 @@ class ActivationType(Enum):
 
 def postprocess_fn(x: Mapping, logit_name: str = "logits", activation: ActivationType = ActivationType.NONE):
     """The output named ``logit_name`` (else the first output), activated."""
-    x = x.get(logit_name, x[0])
+    logits = x.get(logit_name, x[0])
     if activation == ActivationType.SOFTMAX:
-        return softmax(x)
+        return softmax(logits)
     if activation == ActivationType.SIGMOID:
-        return sigmoid(x)
-    return x
+        return sigmoid(logits)
+    return logits
 
 
 def get_postprocess_fn(logit_name: str = "logits", activation: ActivationType = ActivationType.NONE) -> Callable:

@@ -30,30 +30,30 @@ def _method(value: Any) -> Method | None:
         raise XAIValueError(f"explain_method={value!r}: use one of {names}.") from None
 
 
-class WhiteBoxMethodFactory:
-    """Creates white-box methods."""
+class _TaskMethodFactory:
+    """Creates a method for a task: :meth:`create_method` hands its other arguments to the task's creator."""
 
     @classmethod
-    def create_method(
-        cls,
-        task: Task,
-        model: ov.Model,
-        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        explain_method: Method | None = None,
-        target_layer: Any = None,
-        embed_scaling: bool | None = True,
-        device_name: str = "CPU",
-        **kwargs: Any,
-    ) -> MethodBase:
+    def create_method(cls, task: Task, *args: Any, **kwargs: Any) -> MethodBase:
+        """The method for ``task``, made by ``create_classification_method`` or ``create_detection_method``."""
         if task == Task.CLASSIFICATION:
-            return cls.create_classification_method(
-                model, preprocess_fn, explain_method, target_layer, embed_scaling, device_name, **kwargs
-            )
+            return cls.create_classification_method(*args, **kwargs)
         if task == Task.DETECTION:
-            return cls.create_detection_method(
-                model, preprocess_fn, explain_method, target_layer, embed_scaling, device_name, **kwargs
-            )
+            return cls.create_detection_method(*args, **kwargs)
         raise XAIValueError(f"task={task!r}: use Task.CLASSIFICATION or Task.DETECTION.")
+
+    @staticmethod
+    def create_classification_method(*args: Any, **kwargs: Any) -> MethodBase:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def create_detection_method(*args: Any, **kwargs: Any) -> MethodBase:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class WhiteBoxMethodFactory(_TaskMethodFactory):
+    """Creates white-box methods: ``create_method(task, model, preprocess_fn, explain_method, target_layer,
+    embed_scaling, device_name, **method_options)``."""
 
     @staticmethod
     def create_classification_method(
@@ -96,7 +96,7 @@ class WhiteBoxMethodFactory:
         preprocess_fn: Callable[[np.ndarray], np.ndarray],
         explain_method: Method | None = None,
         target_layer: Any = None,
-        embed_scaling: bool = True,
+        embed_scaling: bool | None = True,
         device_name: str = "CPU",
         **kwargs: Any,
     ) -> MethodBase:
@@ -115,27 +115,9 @@ class WhiteBoxMethodFactory:
         raise XAIValueError(f"explain_method={explain_method}: white-box detection takes DETCLASSPROBABILITYMAP.")
 
 
-class BlackBoxMethodFactory:
-    """Creates black-box methods (AISE is openvino-xai's classification default)."""
-
-    @classmethod
-    def create_method(
-        cls,
-        task: Task,
-        model: ov.Model,
-        postprocess_fn: Callable[[Mapping], np.ndarray],
-        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        explain_method: Method | None = None,
-        device_name: str = "CPU",
-        **kwargs: Any,
-    ) -> MethodBase:
-        if task == Task.CLASSIFICATION:
-            return cls.create_classification_method(
-                model, postprocess_fn, preprocess_fn, explain_method, device_name, **kwargs
-            )
-        if task == Task.DETECTION:
-            return cls.create_detection_method(model, postprocess_fn, preprocess_fn, explain_method, device_name)
-        raise XAIValueError(f"task={task!r}: use Task.CLASSIFICATION or Task.DETECTION.")
+class BlackBoxMethodFactory(_TaskMethodFactory):
+    """Creates black-box methods (AISE is openvino-xai's classification default): ``create_method(task, model,
+    postprocess_fn, preprocess_fn, explain_method, device_name, **method_options)``."""
 
     @staticmethod
     def create_classification_method(

@@ -43,15 +43,15 @@ class ADCC(BaseMetric):
         """Mean of the map (L1 norm per pixel; less is better)."""
         return saliency_map.sum() / (saliency_map.shape[-1] * saliency_map.shape[-2])
 
-    def __call__(self, saliency_map: np.ndarray, class_idx: int, input_image: np.ndarray) -> dict[str, float]:
+    def __call__(self, saliency_map: np.ndarray, class_idx: int | None, input_image: np.ndarray) -> dict[str, float]:
         """ADCC of one map (H, W) of ``class_idx`` (None: the top class) for ``input_image`` (H, W, C)."""
         if not (np.min(saliency_map) >= 0 and np.max(saliency_map) <= 1):
             saliency_map = scaling(saliency_map, cast_to_uint8=False, max_value=1)
         model_output = self.model_predict(input_image)
         masked_image = input_image * saliency_map[:, :, None]
-        class_idx = np.argmax(model_output) if class_idx is None else class_idx
-        avgdrop = self.average_drop(masked_image, class_idx, model_output)
-        coh = self.coherency(saliency_map, masked_image, class_idx, input_image)
+        target = int(np.argmax(model_output)) if class_idx is None else class_idx
+        avgdrop = self.average_drop(masked_image, target, model_output)
+        coh = self.coherency(saliency_map, masked_image, target, input_image)
         com = self.complexity(saliency_map)
         adcc = 3 / (1 / coh + 1 / (1 - com) + 1 / (1 - avgdrop))
         return {"adcc": adcc, "coherency": coh, "complexity": com, "average_drop": avgdrop}

@@ -31,19 +31,19 @@ class InsertionDeletionAUC(BaseMetric):
         return insertion, deletion
 
     def __call__(
-        self, saliency_map: np.ndarray, class_idx: int, input_image: np.ndarray, steps: int = 30, **kwargs: Any
+        self, saliency_map: np.ndarray, class_idx: int | None, input_image: np.ndarray, steps: int = 30, **kwargs: Any
     ) -> dict[str, float]:
         """Insertion and deletion AUC of one map (H, W) for ``class_idx`` (None: the top class)."""
         if int(steps) < 1:
             raise ValueError(f"steps={steps}: use at least 1.")
-        class_idx = np.argmax(self.model_predict(input_image)) if class_idx is None else class_idx
+        target = int(np.argmax(self.model_predict(input_image))) if class_idx is None else class_idx
         order = np.unravel_index(np.argsort(-saliency_map.flatten()), saliency_map.shape)
         inserted, deleted = [], []
         for i in range(steps + 1):
             count = int(i * len(order[0]) / steps)
             image_in, image_out = self.step_image_insertion_deletion(count, order, input_image)
-            inserted.append(self.model_predict(image_in)[class_idx])
-            deleted.append(self.model_predict(image_out)[class_idx])
+            inserted.append(self.model_predict(image_in)[target])
+            deleted.append(self.model_predict(image_out)[target])
         return {"insertion": AUC(np.array(inserted)), "deletion": AUC(np.array(deleted))}
 
     def evaluate(self, explanations: list, input_images: list[np.ndarray], steps: int, **kwargs: Any):

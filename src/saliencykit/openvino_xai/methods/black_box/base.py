@@ -15,8 +15,8 @@ import numpy as np
 import openvino as ov
 
 from ..._errors import XAIRuntimeError, XAIValueError
-from ...common.utils import IdentityPreprocessFN, is_bhwc_layout
-from ..base import MethodBase
+from ...common.utils import IdentityPreprocessFN, is_bhwc_layout, scaling
+from ..base import MethodBase, Prediction
 
 
 class Preset(Enum):
@@ -44,7 +44,10 @@ def preset_of(preset: Any) -> Preset:
 
 
 class BlackBoxXAIMethod(MethodBase):
-    """A method that explains by calling the model on perturbed copies of the preprocessed input."""
+    """A method that explains by calling the model on perturbed copies of the preprocessed input.
+
+    With ``prepare_model`` (the default) the model is compiled on construction.
+    """
 
     def __init__(
         self,
@@ -52,11 +55,14 @@ class BlackBoxXAIMethod(MethodBase):
         postprocess_fn: Callable[[Mapping], np.ndarray],
         preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
         device_name: str = "CPU",
+        prepare_model: bool = True,
     ) -> None:
         super().__init__(model=model, preprocess_fn=preprocess_fn, device_name=device_name)
         if not callable(postprocess_fn):
             raise XAIValueError("postprocess_fn must be a function: model outputs -> scores (1, num_classes).")
         self.postprocess_fn = postprocess_fn
+        if prepare_model:
+            self.prepare_model()
 
     def prepare_model(self, load_model: bool = True) -> ov.Model:
         """Compile the model (black-box methods do not change it)."""
@@ -93,3 +99,16 @@ class BlackBoxXAIMethod(MethodBase):
             return np.concatenate(rows).astype(np.float32)
 
         return pixels, predict
+
+    def _explain(self, method: Any, x: np.ndarray, targets: list[int]) -> np.ndarray:
+        """saliencykit ``method``'s raw maps (T, H, W) of ``targets`` for the preprocessed input ``x``, with zero
+        as the hidden value (openvino-xai's)."""
+        pixels, predict = self._pixels_and_predict(x)
+        return method.explain(predict, pixels, targets, fill=0.0)
+
+    def _per_target(
+        self, targets: list[int], maps: np.ndarray, logits: np.ndarray, scale_output: bool
+    ) -> dict[int, np.ndarray]:
+        """``{target: map}`` (scaled to uint8 with ``scale_output``); the targets' scores become ``predictions``."""
+        self.predictions = {t: Prediction(label=t, score=logits[0][t]) for t in targets}
+        return {t: scaling(m) if scale_output else m for t, m in zip(targets, maps)}

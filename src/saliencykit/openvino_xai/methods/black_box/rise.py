@@ -3,35 +3,19 @@ up-sampling, score-weighted mean, zero as the hidden value) and honouring every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import numpy as np
-import openvino as ov
 
 from ....methods.rise import RISE as _RISE
-from ...common.utils import IdentityPreprocessFN, scaling
-from ..base import Prediction
+from ...common.utils import scaling
 from .base import BlackBoxXAIMethod, Preset, preset_of
 
 
 class RISE(BlackBoxXAIMethod):
     """RISE (Petsiuk et al. 2018): score-weighted random masks at the model's input size."""
 
-    def __init__(
-        self,
-        model: ov.Model,
-        postprocess_fn: Callable[[Mapping], np.ndarray],
-        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        device_name: str = "CPU",
-        prepare_model: bool = True,
-    ) -> None:
-        super().__init__(
-            model=model, postprocess_fn=postprocess_fn, preprocess_fn=preprocess_fn, device_name=device_name
-        )
-        self.num_masks: int | None = None
-        self.num_cells: int | None = None
-        if prepare_model:
-            self.prepare_model()
+    #: the budget of the last explanation (None before the first)
+    num_masks: int | None = None
+    num_cells: int | None = None
 
     def generate_saliency_map(
         self,
@@ -61,9 +45,7 @@ class RISE(BlackBoxXAIMethod):
         self.num_masks, self.num_cells = method._sizes()
         logits = self.get_logits(x)
         targets = list(range(logits.shape[1])) if target_indices is None else [int(t) for t in target_indices]
-        pixels, predict = self._pixels_and_predict(x)
-        maps = method.explain(predict, pixels, targets, fill=0.0)
+        maps = self._explain(method, x, targets)
         if target_indices is None:
             return (scaling(maps) if scale_output else maps)[None]
-        self.predictions = {t: Prediction(label=t, score=logits[0][t]) for t in targets}
-        return {t: scaling(m) if scale_output else m for t, m in zip(targets, maps)}
+        return self._per_target(targets, maps, logits, scale_output)

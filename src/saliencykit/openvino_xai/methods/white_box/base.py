@@ -69,7 +69,7 @@ class WhiteBoxMethod(MethodBase):
         self,
         model: ov.Model,
         preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        embed_scaling: bool = True,
+        embed_scaling: bool | None = True,
         device_name: str = "CPU",
     ) -> None:
         if not isinstance(model, ov.Model):
@@ -112,3 +112,24 @@ class WhiteBoxMethod(MethodBase):
         if load_model and self._model_compiled is None:
             self._model_compiled = ov.Core().compile_model(model=self._model, device_name=self._device_name)
         return self._model
+
+
+class LayerWhiteBoxMethod(WhiteBoxMethod):
+    """A white-box method inserted after one ``target_layer`` (found automatically when None).
+
+    The branch is inserted on construction (``prepare_model``), so a model it does not fit fails there; subclasses
+    set their own options before calling this ``__init__``.
+    """
+
+    def __init__(
+        self,
+        model: ov.Model,
+        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
+        target_layer: str | None = None,
+        embed_scaling: bool | None = True,
+        device_name: str = "CPU",
+        prepare_model: bool = True,
+    ) -> None:
+        super().__init__(model, preprocess_fn, embed_scaling, device_name)
+        self._target_layer = target_layer
+        self.prepare_model(load_model=prepare_model)

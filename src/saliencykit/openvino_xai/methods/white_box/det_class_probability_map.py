@@ -25,7 +25,7 @@ class DetClassProbabilityMap(WhiteBoxMethod):
         model: ov.Model,
         preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
         target_layer: Sequence[str] | None = None,
-        embed_scaling: bool = True,
+        embed_scaling: bool | None = True,
         device_name: str = "CPU",
         num_anchors: Sequence[int] | None = None,
         saliency_map_size: tuple[int, int] | list[int] = (23, 23),

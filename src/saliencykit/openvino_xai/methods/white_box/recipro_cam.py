@@ -11,40 +11,17 @@ from ....methods.whitebox import ReciproCAM as _ReciproCAM
 from ....methods.whitebox import ViTReciproCAM as _ViTReciproCAM
 from ..._errors import XAIValueError
 from ...common.utils import IdentityPreprocessFN
-from .base import WhiteBoxMethod
+from .base import LayerWhiteBoxMethod
 
 
-class FeatureMapPerturbationBase(WhiteBoxMethod):
+class FeatureMapPerturbationBase(LayerWhiteBoxMethod):
     """Methods that re-run the head on masked feature maps (one map per class)."""
 
     per_class = True
 
-    def __init__(
-        self,
-        model: ov.Model,
-        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        target_layer: str | None = None,
-        embed_scaling: bool = True,
-        device_name: str = "CPU",
-    ) -> None:
-        super().__init__(model, preprocess_fn, embed_scaling, device_name)
-        self._target_layer = target_layer
-
 
 class ReciproCAM(FeatureMapPerturbationBase):
     """ReciproCAM for CNNs. Maps score the model's own output (logits, or its softmax when it ends in one)."""
-
-    def __init__(
-        self,
-        model: ov.Model,
-        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        target_layer: str | None = None,
-        embed_scaling: bool = True,
-        device_name: str = "CPU",
-        prepare_model: bool = True,
-    ) -> None:
-        super().__init__(model, preprocess_fn, target_layer, embed_scaling, device_name)
-        self.prepare_model(load_model=prepare_model)  # the branch is inserted now, so a misfit fails here
 
     def _insert(self, model: ov.Model) -> ov.Model:
         return _ReciproCAM(target_layer=self._target_layer).insert(model, "identity")
@@ -58,7 +35,7 @@ class ViTReciproCAM(FeatureMapPerturbationBase):
         model: ov.Model,
         preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
         target_layer: str | None = None,
-        embed_scaling: bool = True,
+        embed_scaling: bool | None = True,
         device_name: str = "CPU",
         use_gaussian: bool = True,
         cls_token: bool = True,
@@ -66,7 +43,6 @@ class ViTReciproCAM(FeatureMapPerturbationBase):
         k: int = 1,
         prepare_model: bool = True,
     ) -> None:
-        super().__init__(model, preprocess_fn, target_layer, embed_scaling, device_name)
         if not cls_token:
             raise XAIValueError(
                 "ViTReciproCAM(cls_token=False) is not supported here: the class token is kept in every mosaic."
@@ -76,7 +52,7 @@ class ViTReciproCAM(FeatureMapPerturbationBase):
         self._use_gaussian = bool(use_gaussian)
         self._k = int(k)
         self._final_norm = final_norm  # the graph is inspected for a final norm; this hint is not needed
-        self.prepare_model(load_model=prepare_model)  # the branch is inserted now, so a misfit fails here
+        super().__init__(model, preprocess_fn, target_layer, embed_scaling, device_name, prepare_model)
 
     def _insert(self, model: ov.Model) -> ov.Model:
         method = _ViTReciproCAM(target_layer=self._target_layer, block_index=-self._k, use_gaussian=self._use_gaussian)

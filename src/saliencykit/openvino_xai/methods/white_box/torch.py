@@ -33,6 +33,17 @@ def _scale_rows(x):
     return (255 * (x - low) / (high - low + 1e-12)).to(_torch().uint8)
 
 
+def _run_on_zeros(model: Any, input_size: tuple[int, int], failure: str) -> None:
+    """One forward of ``model`` on a zero image 1 x 3 x ``input_size``; an error raises ``failure`` with ``{exc}``
+    filled in."""
+    torch = _torch()
+    try:
+        with torch.no_grad():
+            model(torch.zeros((1, 3, *input_size)))
+    except Exception as exc:
+        raise XAIRuntimeError(failure.format(exc=exc)) from None
+
+
 def _probe(model: Any, input_size: tuple[int, int]) -> list[tuple[Any, tuple[int, ...]]]:
     """(module, output shape) of every module call of one forward on a zero image, in call order."""
     torch = _torch()
@@ -44,13 +55,12 @@ def _probe(model: Any, input_size: tuple[int, int]) -> list[tuple[Any, tuple[int
 
     handle = torch.nn.modules.module.register_module_forward_hook(record)
     try:
-        with torch.no_grad():
-            model(torch.zeros((1, 3, *input_size)))
-    except Exception as exc:
-        raise XAIRuntimeError(
-            f"The torch model does not run on a 1 x 3 x {input_size[0]} x {input_size[1]} image ({exc}): give "
-            "input_size=(height, width)."
-        ) from None
+        _run_on_zeros(
+            model,
+            input_size,
+            f"The torch model does not run on a 1 x 3 x {input_size[0]} x {input_size[1]} image ({{exc}}): give "
+            "input_size=(height, width).",
+        )
     finally:
         handle.remove()
     return calls
@@ -129,7 +139,7 @@ class _Hooks:
 def insert_torch_xai(
     model: Any,
     explain_method: Method | None = None,
-    target_layer: str | None = None,
+    target_layer: str | list[str] | None = None,
     embed_scaling: bool = True,
     input_size: tuple[int, int] = (224, 224),
     **kwargs: Any,
@@ -144,20 +154,19 @@ def insert_torch_xai(
         )
     if kwargs:
         raise XAIValueError(f"{', '.join(sorted(kwargs))}: not an argument of insert_xai for a PyTorch module.")
+    if target_layer is not None and not isinstance(target_layer, str):
+        raise XAIValueError(f"target_layer={target_layer!r}: a PyTorch module takes one module name (a str).")
     model = copy.deepcopy(model).eval()
-    feature = _feature_module(model, target_layer, tuple(input_size))
+    feature = _feature_module(model, target_layer, input_size)
     hooks = _Hooks(method, bool(embed_scaling))
     feature.register_forward_hook(hooks.on_features)
     model.register_forward_hook(hooks.on_output)
-    torch = _torch()
-    try:
-        with torch.no_grad():
-            model(torch.zeros((1, 3, *input_size)))
-    except Exception as exc:
-        raise XAIRuntimeError(
-            f"The torch model does not run with the XAI branch ({exc}); its forward likely reshapes with the input's "
-            "batch size. Give the module to Explainer instead (it converts it to OpenVINO and explains that)."
-        ) from None
+    _run_on_zeros(
+        model,
+        input_size,
+        "The torch model does not run with the XAI branch ({exc}); its forward likely reshapes with the input's "
+        "batch size. Give the module to Explainer instead (it converts it to OpenVINO and explains that).",
+    )
     model.has_xai = True
     logger.info(f"Using {'ReciproCAM' if method == Method.RECIPROCAM else 'ActivationMap'} method (for PyTorch).")
     return model

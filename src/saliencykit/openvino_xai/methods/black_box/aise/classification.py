@@ -3,35 +3,21 @@ openvino-xai's aggregation and every budget argument honoured."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import openvino as ov
 
 from .....methods.aise import AISE as _AISE
-from ....common.utils import IdentityPreprocessFN, logger, scaling
-from ...base import Prediction
+from ....common.utils import logger
 from ..base import BlackBoxXAIMethod, Preset, preset_of
 
 
 class AISEClassification(BlackBoxXAIMethod):
     """AISE: DIRECT searches for the Gaussian windows that keep the target's score, per kernel width."""
 
-    def __init__(
-        self,
-        model: ov.Model,
-        postprocess_fn: Callable[[Mapping], np.ndarray],
-        preprocess_fn: Callable[[np.ndarray], np.ndarray] = IdentityPreprocessFN(),
-        device_name: str = "CPU",
-        prepare_model: bool = True,
-    ) -> None:
-        super().__init__(
-            model=model, postprocess_fn=postprocess_fn, preprocess_fn=preprocess_fn, device_name=device_name
-        )
-        self.num_iterations_per_kernel: int | None = None
-        self.kernel_widths: Sequence[float] | None = None
-        if prepare_model:
-            self.prepare_model()
+    #: the budget of the last explanation (None before the first)
+    num_iterations_per_kernel: int | None = None
+    kernel_widths: Sequence[float] | None = None
 
     def generate_saliency_map(
         self,
@@ -61,7 +47,4 @@ class AISEClassification(BlackBoxXAIMethod):
         )
         self.num_iterations_per_kernel, self.kernel_widths = method._sizes()
         targets = [int(t) for t in target_indices]
-        pixels, predict = self._pixels_and_predict(x)
-        maps = method.explain(predict, pixels, targets, fill=0.0)
-        self.predictions = {t: Prediction(label=t, score=logits[0][t]) for t in targets}
-        return {t: scaling(m) if scale_output else m for t, m in zip(targets, maps)}
+        return self._per_target(targets, self._explain(method, x, targets), logits, scale_output)
