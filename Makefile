@@ -26,8 +26,8 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/saliencykit demo --out $(OUT)
 
-# The whole suite, after the lint (what CI runs: .ci/run). `typecheck` joins it once `mypy src` is clean.
-test: install browser lint
+# The whole suite, after the lint and the type check (what CI runs: .ci/run).
+test: install browser lint typecheck
 	$(PY) -m pytest -q
 
 # The inner loop: the tests not marked slow (end-to-end CLI runs, the regression lock, Ray, the browser).
@@ -43,7 +43,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-# mypy at its default strictness (pyproject's [tool.mypy]). Not yet part of `make test`: see the README.
+# mypy at its default strictness (pyproject's [tool.mypy]), on src/.
 typecheck: install
 	$(VENV)/bin/mypy src
 

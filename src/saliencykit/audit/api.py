@@ -134,10 +134,19 @@ def audit(
         }
         # the executor is not a setting: an audit started by one executor can be finished by the other
         if executor == "ray":
-            from .ray_executor import run_ray
+            from .ray_executor import ray_execution
 
-            return run_ray(
-                explainer, dataset, out, settings, options, progress, report, address=address, workers=workers
+            driver, stops = ray_execution(address, workers)
+            return run(
+                explainer,
+                dataset,
+                out.resolve(),
+                settings,
+                options,
+                progress,
+                report,
+                execution=driver,
+                partial_on=stops,
             )
         return run(explainer, dataset, out, settings, options, progress, report)
 

@@ -93,8 +93,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SaliencyKitError
-from .dataset import Dataset, Item
-from .local import AuditResult, Progress, RunOptions, _clean_partial_files, _LocalLoop, item_record, run
+from .dataset import Item
+from .local import ExecutionFactory, Progress, RunOptions, _clean_partial_files, _LocalLoop, item_record
 from .store import STORE_NAME, AuditStore
 
 log = logging.getLogger("saliencykit")
@@ -360,7 +360,7 @@ def _quiet_ray_data() -> Iterator[None]:
     logger = logging.getLogger("ray.data")
     level = logger.level
     # Ray Data's INFO lines would break the progress bar, and its ERROR lines print Ray's traceback of a failure
-    # that run_ray reports itself, with its cause (Ray keeps them in its session logs, /tmp/ray/session_*/logs)
+    # that the run reports itself, with its cause (Ray keeps them in its session logs, /tmp/ray/session_*/logs)
     logger.setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
         # Ray's deprecations of its own settings (raised by its internal copies of them), and of the actor options
@@ -451,27 +451,12 @@ def _map_kwargs(ray: Any, workers: int, cpus: float) -> dict[str, Any]:
     return kwargs
 
 
-def run_ray(
-    explainer: Any,
-    dataset: Dataset,
-    out: Path,
-    settings: Mapping[str, Any],
-    options: RunOptions,
-    progress: Progress | None = None,
-    report: bool = True,
-    *,
-    address: str | None = None,
-    workers: int | None = None,
-) -> AuditResult:
-    """Audit ``dataset`` into ``out`` on a Ray cluster; the same store, files and report as
-    :func:`saliencykit.audit.local.run` (see the module docstring), which runs it with the Ray driver."""
+def ray_execution(address: str | None = None, workers: int | None = None) -> tuple[ExecutionFactory, tuple]:
+    """How :func:`saliencykit.audit.local.run` runs an audit on a Ray cluster: the driver that streams the pending
+    items to Ray workers, and the errors after which the run still writes a report of what is done. ``out`` must
+    then be an absolute path (workers elsewhere get it as it is)."""
     require_ray()
-    driver = partial(_Driver, address=address, workers=workers)
-    # workers elsewhere must get the absolute path; a run stopped by an error keeps a report of what is done
-    stops = (KeyboardInterrupt, SaliencyKitError)
-    return run(
-        explainer, dataset, out.resolve(), settings, options, progress, report, execution=driver, partial_on=stops
-    )
+    return partial(_Driver, address=address, workers=workers), (KeyboardInterrupt, SaliencyKitError)
 
 
 class _Driver:

@@ -26,20 +26,34 @@ from .scoring import ExplainFn, Scorer, SubstrateSpec, explain_fn, to_builtin
 
 METRICS = ("insertion-deletion", "adcc", "pointing-game", "randomization")
 
+#: metric -> its columns: column -> (better direction, description)
+_COLUMNS_BY_METRIC: dict[str, dict[str, tuple[str, str]]] = {
+    "insertion-deletion": {
+        "insertion": ("higher", "insertion AUC"),
+        "deletion": ("lower", "deletion AUC"),
+        "ins_del": ("higher", "insertion - deletion"),
+    },
+    "adcc": {
+        "adcc": ("higher", "ADCC"),
+        "average_drop": ("lower", "average drop"),
+        "coherency": ("higher", "coherency"),
+        "complexity": ("lower", "complexity"),
+    },
+    "pointing-game": {
+        "pointing": ("higher", "pointing-game hit rate"),
+        "energy": ("higher", "energy inside the boxes"),
+    },
+    "randomization": {
+        "rand_spearman": ("lower", "Spearman, deepest randomisation stage"),
+        "rand_ssim": ("lower", "SSIM, deepest randomisation stage"),
+        "random_logit_spearman": ("lower", "Spearman, random class vs top-1"),
+    },
+}
 #: column -> (metric, better direction, description)
 COLUMNS: dict[str, tuple[str, str, str]] = {
-    "insertion": ("insertion-deletion", "higher", "insertion AUC"),
-    "deletion": ("insertion-deletion", "lower", "deletion AUC"),
-    "ins_del": ("insertion-deletion", "higher", "insertion - deletion"),
-    "adcc": ("adcc", "higher", "ADCC"),
-    "average_drop": ("adcc", "lower", "average drop"),
-    "coherency": ("adcc", "higher", "coherency"),
-    "complexity": ("adcc", "lower", "complexity"),
-    "pointing": ("pointing-game", "higher", "pointing-game hit rate"),
-    "energy": ("pointing-game", "higher", "energy inside the boxes"),
-    "rand_spearman": ("randomization", "lower", "Spearman, deepest randomisation stage"),
-    "rand_ssim": ("randomization", "lower", "SSIM, deepest randomisation stage"),
-    "random_logit_spearman": ("randomization", "lower", "Spearman, random class vs top-1"),
+    column: (metric, better, description)
+    for metric, columns in _COLUMNS_BY_METRIC.items()
+    for column, (better, description) in columns.items()
 }
 
 
