@@ -9,6 +9,8 @@ import vit_architectures as vit
 
 import saliencykit as sk
 
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (the inner loop); `make test` runs it
+
 PHOTO_NAMES = ("chelsea", "coffee", "rocket")
 
 

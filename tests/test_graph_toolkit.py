@@ -142,6 +142,7 @@ GRAPH_MODULES = sorted(f"graph.{p.stem}" for p in GRAPH.glob("*.py") if p.stem !
 
 
 @pytest.mark.parametrize("name", ["graph", *GRAPH_MODULES, "model", "pipeline"])
+@pytest.mark.slow
 def test_every_graph_module_imports_alone_in_a_fresh_interpreter(name):
     done = subprocess.run(
         [sys.executable, "-c", f"import saliencykit.{name} as m; print(m.__name__)"],

@@ -31,6 +31,8 @@ from saliencykit.graph.vit import (
     token_masks,
 )
 
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (the inner loop); `make test` runs it
+
 TOL = 1e-4
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}  # this CPU would otherwise run in bf16
 

@@ -21,6 +21,8 @@ import pytest
 
 import saliencykit
 
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (the inner loop); `make test` runs it
+
 PACKAGE_DIR = Path(saliencykit.__file__).parent
 
 # Run in a fresh interpreter: argv = package name, package folder, module names; prints {module: traceback}.

@@ -16,6 +16,8 @@ import pytest
 import saliencykit as sk
 import saliencykit.openvino_xai as xai
 
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (the inner loop); `make test` runs it
+
 _spec = importlib.util.spec_from_file_location(
     "oxai_examples", Path(__file__).parents[1] / "bench" / "oxai_examples.py"
 )

@@ -17,6 +17,8 @@ import saliencykit.openvino_xai as xai  # noqa: E402
 from saliencykit.errors import SaliencyKitError  # noqa: E402
 from saliencykit.openvino_xai.common.utils import has_xai  # noqa: E402
 
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (the inner loop); `make test` runs it
+
 SIZE = (INPUT_SIZE, INPUT_SIZE)
 
 
