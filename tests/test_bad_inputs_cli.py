@@ -170,6 +170,7 @@ CASES: dict[str, Case] = {
     "explain-missing-image": _case("explain", "demo", "{root}/nope.jpg", "-o", "{out}", words=("nope.jpg",)),
     # evaluate
     "evaluate-steps-zero": _case("evaluate", "demo", "{cat}", "--steps", "0", words=("--steps 0",)),
+    "evaluate-steps-a-million": _case("evaluate", "demo", "{cat}", "--steps", "1000000", words=("at most 1024",)),
     "evaluate-threshold-out-of-range": _case("evaluate", "demo", "{cat}", "--threshold", "3", words=("--threshold",)),
     "evaluate-score-unknown": _case("evaluate", "demo", "{cat}", "--score", "lgt", words=("--score", "logit")),
     "evaluate-substrate-unknown": _case("evaluate", "demo", "{cat}", "--substrate", "abc", words=("--substrate",)),

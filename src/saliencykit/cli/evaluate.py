@@ -59,9 +59,18 @@ def method_names(text: str) -> list[str]:
     return names
 
 
+#: more increments than this add model calls, not information (a 224 x 224 input has 50 176 pixels)
+MAX_STEPS = 1024
+
+
 def check_numbers(settings: dict, rise_masks: int) -> None:
     """The numeric options of ``evaluate``, checked before any image or model is loaded."""
     values.check_positive("--steps", settings["steps"])
+    if settings["steps"] > MAX_STEPS:
+        raise MethodError(
+            f"--steps {settings['steps']}: at most {MAX_STEPS} (each step is two model calls per image and map; "
+            "the RISE paper's finest protocol uses 224 at 224 x 224)."
+        )
     values.check_positive("--rise-masks", rise_masks)
     values.check_positive("--seed", settings["seed"], 0)
     values.check_positive("--tolerance", settings["tolerance"], 0)
