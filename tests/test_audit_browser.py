@@ -157,5 +157,5 @@ def test_click_shows_full_size_and_failures_are_listed(page):
     assert not page.is_visible("#lightbox")
     failed = page.inner_text("#failed")
     assert "moped/broken.jpg" in failed and "not a readable image" in failed
-    assert "conflicting labels" in page.inner_text("#problems")
+    assert "different classes" in page.inner_text("#problems")  # the duplicate coffee photo filed as a cat
     assert page.problems == []
