@@ -23,8 +23,6 @@ import io
 import os
 import re
 import stat
-import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -35,6 +33,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageError
+from .stderr import captured_stderr
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
@@ -266,31 +265,16 @@ def _codec_messages() -> Iterator[list[str]]:
     error. Lines that are not codec messages (another thread printing meanwhile) are passed on to stderr.
     """
     messages: list[str] = []
-    with _DECODE_LOCK:
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            sys.stderr.flush()
-        try:
-            saved = os.dup(2)
-        except OSError:  # no stderr at all: nothing to capture
-            yield messages
-            return
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield messages
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                sink.seek(0)
-                captured = sink.read().decode("utf-8", "replace")
-        passed_on = []
-        for line in captured.splitlines(keepends=True):
-            if _CODEC_LINE.match(line.strip()):
-                messages.append(line.strip())
-            elif line.strip():
-                passed_on.append(line)  # exactly as written: progress bars end lines with \r, not \n
-        if passed_on:
-            os.write(2, "".join(passed_on).encode())
+    with captured_stderr() as output:
+        yield messages
+    passed_on = []
+    for line in "".join(output).splitlines(keepends=True):
+        if _CODEC_LINE.match(line.strip()):
+            messages.append(line.strip())
+        elif line.strip():
+            passed_on.append(line)  # exactly as written: progress bars end lines with \r, not \n
+    if passed_on:
+        os.write(2, "".join(passed_on).encode())
 
 
 def _damage_text(line: str) -> str:

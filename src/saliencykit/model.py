@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
-import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +16,7 @@ from .errors import ModelInputError, ModelLoadError
 from .graph.batch import make_batch_dynamic, set_batch
 from .graph.edit import first_line
 from .graph.query import select_input
+from .stderr import captured_stderr
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +78,7 @@ def _read_model_file(path: Path) -> ov.Model:
         )
     noise: list[str] = []
     try:
-        with _quiet_stderr(noise):
+        with captured_stderr(1 << 16) as noise:  # the frontends print parse errors before raising
             return core().read_model(str(path))
     except Exception as exc:  # OpenVINO raises RuntimeError with a long internal trace
         reason = _openvino_reason(str(exc))
@@ -92,30 +89,6 @@ def _read_model_file(path: Path) -> ov.Model:
     finally:
         if noise and noise[0].strip():
             log.debug("model frontends said while reading %s:\n%s", path, noise[0])
-
-
-@contextlib.contextmanager
-def _quiet_stderr(captured: list[str]) -> Iterator[None]:
-    """Send file descriptor 2 to a temporary file for the duration, then restore it; the text goes to ``captured``.
-
-    OpenVINO's model frontends (TensorFlow's absl logging, protobuf, flatbuffers) print parse errors straight to
-    the process's stderr before raising; a user must see only saliencykit's message.
-    """
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to silence
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            captured.append(sink.read(1 << 16).decode("utf-8", "replace"))
 
 
 def _openvino_reason(text: str) -> str:
