@@ -156,12 +156,10 @@ def model_resizer(explainer: Any) -> Callable[[np.ndarray], np.ndarray] | None:
 
 
 def num_classes_of(explainer: Any) -> int | None:
-    """The explainer's number of classes when its graph or labels tell, else ``None``."""
-    model = getattr(explainer.pipeline, "ov_model", None)
-    if model is not None:
-        shape = model.outputs[0].get_partial_shape()
-        if shape.rank.is_static and shape[shape.rank.get_length() - 1].is_static:
-            return int(shape[shape.rank.get_length() - 1].get_length())
+    """The explainer's number of classes when its graph (:attr:`Pipeline.num_classes`) or labels tell, else ``None``."""
+    num_classes = getattr(explainer.pipeline, "num_classes", None)
+    if num_classes is not None:
+        return int(num_classes)
     return len(explainer.label_names) if explainer.label_names else None
 
 

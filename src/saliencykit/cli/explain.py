@@ -170,9 +170,7 @@ def explain(
             label_names=label_names,
             input_name=options.input_name,
         )
-        parsed_targets = check_targets(
-            parsed_targets, values.num_classes(explainer.pipeline), explainer.label_names, targets
-        )
+        parsed_targets = check_targets(parsed_targets, explainer.pipeline.num_classes, explainer.label_names, targets)
         err.print(f"method: {escape(explainer.method_description)}", highlight=False)
         failed, written = explain_paths(explainer, paths, parsed_targets, out_dir, raw, options.max_pixels)
     done = len(paths) - failed

@@ -186,14 +186,3 @@ def check_out_dir(out_dir: Path, images: Sequence[Path] = ()) -> None:
         os.unlink(probe)
     except OSError as exc:
         raise SaliencyKitError(f"cannot write to --out {out_dir}: {exc.strerror or exc}.") from None
-
-
-def num_classes(pipeline: Any) -> int | None:
-    """The model's class count from its first output's static shape, if it has one."""
-    model = getattr(pipeline, "ov_model", None)
-    if model is None:
-        return None
-    shape = model.outputs[0].get_partial_shape()
-    if shape.rank.is_dynamic or shape.rank.get_length() < 2 or not all(d.is_static for d in list(shape)[1:]):
-        return None  # the batch axis may be dynamic; the class axes must not be
-    return int(math.prod(d.get_length() for d in list(shape)[1:]))
