@@ -22,6 +22,12 @@ correctly, and a head that does not map every cell of a scale to its anchors is 
 of anchor ``j`` unless the probe through the head says otherwise). When neither works, a
 :class:`~saliencykit.errors.GraphError` lists the model's outputs and its last spatial layers.
 
+**Per box.** The per-class map is shared by every box of a class. :func:`insert_det_anchor_probabilities` stops
+before the reduction over anchors and outputs every anchor's class probabilities; the probe also says which element
+of the class output (the anchor a postprocess decodes) is which cell and anchor of which scale
+(:class:`AnchorLayout`), so once the postprocess has found a box, the map of the anchors that predicted it is placed
+on the grids on the host (:meth:`AnchorLayout.box_map`).
+
 The model's original outputs are untouched; one inference returns detections and maps.
 """
 
