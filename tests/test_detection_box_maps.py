@@ -205,6 +205,54 @@ def test_every_anchor_gives_back_the_per_class_map(face_model, scene, reduce):
     assert not np.any(layout.box_map(probs, [], 0))  # no anchor: nothing
 
 
+def _multiclass_detector(classes_first: bool, classes: int = 3, anchors: int = 2) -> ov.Model:
+    """A random two-scale 3-class detector with a PyTorch-style head: (N, A, K), or (N, K, A) if ``classes_first``."""
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(4)
+    image = ops.parameter([1, 3, 32, 32], ov.Type.f32, name="image")
+
+    def conv(x, out_ch, stride):
+        channels = x.get_output_partial_shape(0)[1].get_length()
+        w = ops.constant(0.3 * rng.normal(size=(out_ch, channels, 3, 3)).astype(np.float32))
+        return ops.convolution(x, w, [stride, stride], [1, 1], [1, 1], [1, 1])
+
+    f1 = ops.relu(conv(image, 8, 4))  # 8 x 8
+    f2 = ops.relu(conv(f1, 8, 2))  # 4 x 4
+    flat = []
+    for f, size in ((f1, 8), (f2, 4)):  # view(N, A, K, h, w).permute(0, 3, 4, 1, 2).reshape(N, -1, K)
+        x = ops.reshape(conv(f, anchors * classes, 1), ops.constant(np.array([1, anchors, classes, size, size])), False)
+        x = ops.transpose(x, ops.constant(np.array([0, 3, 4, 1, 2])))
+        flat.append(ops.reshape(x, ops.constant(np.array([1, -1, classes])), False))
+    out = ops.concat(flat, 1)
+    if classes_first:
+        out = ops.transpose(out, ops.constant(np.array([0, 2, 1])))
+    out.output(0).get_tensor().set_names({"scores"})
+    return ov.Model([out], [image], "multiclass")
+
+
+@pytest.mark.parametrize("classes_first", [False, True])
+def test_anchor_layout_of_a_multiclass_head(classes_first):
+    model = _multiclass_detector(classes_first)
+    graph, layout = insert_det_anchor_probabilities(model, activation="softmax")
+    assert layout.num_anchors == 8 * 8 * 2 + 4 * 4 * 2 and layout.num_classes == 3
+    x = np.random.default_rng(5).normal(size=(1, 3, 32, 32)).astype(np.float32)
+    scores, probs = _run(graph, x)
+    logits = scores[0].T if classes_first else scores[0]  # (A, K): anchors as a postprocess reads them
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected = e / e.sum(axis=1, keepdims=True)
+    got = np.take_along_axis(probs[0], layout.positions.T, axis=1).T
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # torch order: anchor a of the first scale is cell (a // 16, a // 2 % 8), slot a % 2, whatever the class
+    a = np.arange(128)
+    for k in range(3):
+        np.testing.assert_array_equal(layout.cells[:128, k], np.stack([0 * a, a % 2, a // 16, a // 2 % 8], axis=1))
+    # one anchor's box map has its probability at its cell (resized from 8 x 8: the finest grid), nothing elsewhere
+    single = layout.box_map(probs[0], [37], 2)
+    y, x_ = layout.cells[37, 2, 2:]
+    assert single[y, x_] == pytest.approx(expected[37, 2]) and np.count_nonzero(single) == 1
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 
