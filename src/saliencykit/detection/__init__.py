@@ -2,8 +2,8 @@
 
 - :class:`DetectionExplainer` — ``sk.Explainer(..., task="detection")``; targets are boxes
   (:mod:`saliencykit.tasks.detection`);
-- :class:`DetClassProbabilityMap` — white-box per-class maps from the class head at every scale
-  (:mod:`saliencykit.graph.detection`);
+- :class:`DetClassProbabilityMap` — white-box per-class maps from the class head at every scale, or with
+  ``per_box=True`` one map per box from its own anchors (:mod:`saliencykit.graph.detection`);
 - :class:`DRISE` and :class:`AISEDetection` — RISE and AISE with the detection task's box targets and defaults
   (:mod:`saliencykit.methods.rise`, :mod:`saliencykit.methods.aise`);
 - :mod:`saliencykit.detection.ssd` — anchors, box decoding and NMS for SSD-style models, with presets for the
