@@ -7,6 +7,7 @@ of object, and ``dir()`` must still list it.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -100,29 +101,25 @@ ALL = [
     "read_labels",
     "visualize",
 ]
-METHODS_PUBLIC = [
-    "AISE",
-    "AISEDetection",
-    "ActivationMap",
-    "BlackBoxMethod",
-    "DRISE",
-    "FlatMapWarning",
-    "METHODS",
-    "MaskSampler",
-    "Predict",
-    "RISE",
-    "ReciproCAM",
-    "SALIENCY_OUTPUT",
-    "ViTReciproCAM",
-    "WhiteBoxMethod",
-    "aise",
-    "base",
-    "get_method",
-    "registry",
-    "rise",
-    "sampling",
-    "whitebox",
-]
+# what the subpackages offered before (their public ``dir()``), as a user reaches them: ``sk.metrics.ssim``
+SUBPACKAGES = {
+    "methods": "AISE AISEDetection ActivationMap BlackBoxMethod DRISE FlatMapWarning METHODS MaskSampler Predict RISE "
+    "ReciproCAM SALIENCY_OUTPUT ViTReciproCAM WhiteBoxMethod aise base get_method registry rise sampling whitebox",
+    "metrics": "ADCCResult COLUMNS EvaluationResult ExplainFn InsertionDeletionResult METRICS PointingGameResult "
+    "RandomizationResult RandomizationStage Scorer adcc adcc_formula adcc_of_means annotations auc average_drop "
+    "baselines boxes_mask coherency complexity default_stages evaluate evaluation insertion_deletion "
+    "insertion_deletion_auc layer_names load_boxes make_substrate model_randomization parse_metrics pixel_counts "
+    "pointing_game randomization randomize_weights same_method scoring similarity sobel_factory sobel_map spearman "
+    "ssim weight_layers",
+    "detection": "AISEDetection AnchorOptions DETECTION_METHODS DRISE DetClassProbabilityMap Detect DetectionBatch "
+    "DetectionBlackBoxMethod DetectionExplainer DetectionExplanation DetectionWhiteBoxMethod Detections "
+    "SSDPostprocess anchor_grids base blazeface box_iou box_similarity boxes decode_boxes explainer explanation "
+    "get_detection_method mediapipe_model_path non_max_suppression normalize_boxes palm_detection scale_boxes ssd "
+    "ssd_anchors whitebox",
+    "audit": "AuditResult AuditStore CASES ClassMap Dataset DatasetError Item OutputError OutputLocked "
+    "SettingsMismatch StoreError Thresholds UNLABELLED api audit cases classify compute_batch dataset demo "
+    "demo_dataset explain_targets load_image local model_id outdir outputs process_items read_dataset run_demo store",
+}
 
 SRC = str(Path(saliencykit.__file__).parent.parent)
 
@@ -203,27 +200,32 @@ def test_every_public_name_resolves_as_before() -> None:
     assert callable(saliencykit.demo.model) and callable(saliencykit.metrics.ssim)
 
 
-def test_methods_names_resolve_as_before() -> None:
-    from saliencykit import methods
+@pytest.mark.parametrize("package", sorted(SUBPACKAGES))
+def test_subpackage_names_resolve_as_before(package: str) -> None:
+    module = importlib.import_module(f"saliencykit.{package}")
+    listed = dir(module)
+    for name in SUBPACKAGES[package].split():
+        assert name in listed, name
+        getattr(module, name)
+    for name in set(module.__all__) - {"registry"}:  # `methods.registry` is the one module listed in an __all__
+        assert not isinstance(getattr(module, name), types.ModuleType), name  # functions stay functions
+    assert saliencykit.methods.METHODS["rise"] is saliencykit.methods.RISE
+    assert saliencykit.detection.DRISE is saliencykit.methods.DRISE
 
-    listed = dir(methods)
-    for name in METHODS_PUBLIC:
-        assert name in listed
-        assert getattr(methods, name) is not None, name
-    assert methods.__all__ == sorted(set(methods.__all__), key=methods.__all__.index)
-    assert set(methods.__all__) <= set(METHODS_PUBLIC)
-    assert methods.METHODS["rise"] is methods.RISE
 
-
-def test_audit_stays_the_function_when_its_package_is_imported_first() -> None:
-    # `saliencykit.audit` names both the function and the package; importing the package must not replace it
+def test_functions_stay_functions_when_their_module_is_imported_first() -> None:
+    # `saliencykit.audit`, `metrics.adcc` and `metrics.pointing_game` each name a function and a module;
+    # importing the module (as other modules do) must not replace the function the package offers
     done = run_python(
-        "import saliencykit.audit.cases, saliencykit as sk\n"
+        "import saliencykit.audit.cases, saliencykit.metrics.adcc, saliencykit.metrics.pointing_game\n"
+        "import saliencykit as sk\n"
         "from saliencykit.audit.api import audit\n"
-        "print(sk.audit is audit, callable(sk.audit))"
+        "from saliencykit.metrics.adcc import adcc\n"
+        "from saliencykit.metrics.pointing_game import pointing_game\n"
+        "print(sk.audit is audit, sk.metrics.adcc is adcc, sk.metrics.pointing_game is pointing_game)"
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "True"]
+    assert done.stdout.split() == ["True", "True", "True"]
 
 
 def test_unknown_names_are_refused_by_name() -> None:
