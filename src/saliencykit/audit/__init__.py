@@ -10,13 +10,49 @@ writes overlays, :mod:`.store` is the SQLite run store, :mod:`.local` runs the a
 them, :mod:`.resume` decides what a resumed run reuses.
 """
 
-from .api import audit, model_id
-from .cases import CASES, UNLABELLED, Thresholds, classify, explain_targets
-from .dataset import ClassMap, Dataset, DatasetError, Item, load_image, read_dataset
-from .demo import demo_dataset, run_demo
-from .local import AuditResult, compute_batch, process_items
-from .outdir import OutputError, OutputLocked
-from .store import AuditStore, SettingsMismatch, StoreError
+from typing import TYPE_CHECKING
+
+from ..lazy import attach
+
+if TYPE_CHECKING:
+    from .api import audit, model_id
+    from .cases import CASES, UNLABELLED, Thresholds, classify, explain_targets
+    from .dataset import ClassMap, Dataset, DatasetError, Item, load_image, read_dataset
+    from .demo import demo_dataset, run_demo
+    from .local import AuditResult, compute_batch, process_items
+    from .outdir import OutputError, OutputLocked
+    from .store import AuditStore, SettingsMismatch, StoreError
+
+# every name is imported on first use, so importing one submodule does not import them all
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "audit": ".api",
+        "model_id": ".api",
+        "CASES": ".cases",
+        "UNLABELLED": ".cases",
+        "Thresholds": ".cases",
+        "classify": ".cases",
+        "explain_targets": ".cases",
+        "ClassMap": ".dataset",
+        "Dataset": ".dataset",
+        "DatasetError": ".dataset",
+        "Item": ".dataset",
+        "load_image": ".dataset",
+        "read_dataset": ".dataset",
+        "demo_dataset": ".demo",
+        "run_demo": ".demo",
+        "AuditResult": ".local",
+        "compute_batch": ".local",
+        "process_items": ".local",
+        "OutputError": ".outdir",
+        "OutputLocked": ".outdir",
+        "AuditStore": ".store",
+        "SettingsMismatch": ".store",
+        "StoreError": ".store",
+    },
+    ("api", "cases", "dataset", "demo", "local", "outdir", "store"),
+)
 
 __all__ = [
     "CASES",

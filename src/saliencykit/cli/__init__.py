@@ -16,7 +16,6 @@ import logging
 from typing import Any
 
 import typer
-from rich.logging import RichHandler
 
 from . import audit, demo, evaluate, explain, options, predict
 from .console import err, out
@@ -36,6 +35,8 @@ def _setup(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log which method is used and why."),
 ) -> None:
+    from rich.logging import RichHandler
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
