@@ -26,6 +26,7 @@ from ..errors import SaliencyKitError
 from ..files import atomic_write_bytes, sanitize, unique_stems
 from ..labels import label_of
 from ..visualize import fit
+from . import smallmap
 
 if TYPE_CHECKING:  # pragma: no cover
     from .local import ImageResult
@@ -166,6 +167,7 @@ def write_outputs(
             file = _write(case_dir / name, _encode_jpeg(picture, options.quality), out)
             maps.append({"class": target, "label": label, "score": float(scores[target]), "file": file})
         record["maps"] = maps
+        record["map32"] = smallmap.encode(result.maps[record["pred"]])
         if options.raw:
             record["raw"] = _write(case_dir / "raw" / f"{base}.npz", _npz(result, label_names), out)
         if item.path.suffix.lower() not in BROWSER_SUFFIXES:
