@@ -315,7 +315,7 @@ class AuditWorker:
 
     def __call__(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [json.loads(str(text)) for text in batch["item"]]
-        items = [Item(r["key"], Path(r["path"]), r["label"], r["gt"]) for r in rows]
+        items = [Item(r["key"], Path(r["path"]), r["label"], r["gt"], objects=r.get("objects")) for r in rows]
         bases = {r["key"]: r["base"] for r in rows}
         store = _Collect()
         _LocalLoop(self.explainer, store, self.out, bases, self.options, None, len(items)).run(items)
@@ -537,7 +537,14 @@ def _distribute(explainer, todo: list[Item], out: Path, bases, options: RunOptio
                 {
                     "key": i.key,
                     "item": json.dumps(
-                        {"key": i.key, "path": str(i.path), "label": i.label, "gt": i.gt, "base": bases[i.key]}
+                        {
+                            "key": i.key,
+                            "path": str(i.path),
+                            "label": i.label,
+                            "gt": i.gt,
+                            "base": bases[i.key],
+                            "objects": i.objects,
+                        }
                     ),
                 }
                 for i in todo
