@@ -33,6 +33,7 @@ from ..errors import SaliencyKitError
 from ..labels import label_of
 from .annotations import read_masks
 from .cases import CASES, Thresholds, classify, explain_targets
+from .classmaps import FOLDER as CLASS_MAPS
 from .dataset import Dataset, Item, load_image, read_dataset
 from .focus import focus_stats, reasons
 from .outputs import ORIGINALS, OutputOptions, base_names, write_outputs
@@ -408,7 +409,7 @@ def clear_output(out: Path) -> None:
     """Delete what an earlier audit wrote into ``out`` (its store, case folders, report and exports) only."""
     for name in _OWNED:
         (out / name).unlink(missing_ok=True)
-    for name in (*CASES, ORIGINALS):
+    for name in (*CASES, ORIGINALS, CLASS_MAPS):
         if (out / name).is_dir():
             shutil.rmtree(out / name)
 

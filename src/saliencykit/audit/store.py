@@ -290,6 +290,30 @@ class AuditStore:
         except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
             raise _damaged(self.path, exc) from None
 
+    def focus_rows(self) -> Iterator[dict[str, Any]]:
+        """``key, pred, pred_label, gt, focus, map32`` of every audited image, ordered by key (for the class maps)."""
+        cursor = self.db.cursor()
+        try:
+            sql = "SELECT key, pred, pred_label, gt, focus, map32 FROM images WHERE status = 'done' ORDER BY key"
+            for key, pred, pred_label, gt, focus, map32 in cursor.execute(sql):
+                yield {
+                    "key": key,
+                    "pred": pred,
+                    "pred_label": pred_label,
+                    "gt": gt,
+                    "focus": json.loads(focus) if focus is not None else None,
+                    "map32": map32,
+                }
+        except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+            raise _damaged(self.path, exc) from None
+
+    def set_focus(self, updates: Iterable[tuple[str, Mapping[str, Any], Sequence[str]]]) -> None:
+        """Record ``(key, focus, suspicious)`` of images whose focus changed at export (their shared peaks)."""
+        self._write(
+            "UPDATE images SET focus = ?, suspicious = ? WHERE key = ?",
+            [(json.dumps(focus), json.dumps(list(reasons)), key) for key, focus, reasons in updates],
+        )
+
 
 def _damaged(path: Path, exc: Exception | str) -> StoreError:
     return StoreError(f"{path}: the audit store is damaged ({exc}). Use --fresh to start over or choose another --out.")
