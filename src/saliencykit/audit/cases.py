@@ -71,6 +71,8 @@ CASES: dict[str, str] = {
     "false_positive_low_confidence": "wrong, without conviction: top-1 is not the ground truth, score < high",
     UNLABELLED: "no ground truth: predictions and maps only",
 }
+#: the cases only images with annotated objects can fall in
+ANNOTATED_CASES = ("right_for_wrong_reasons", "wrong_but_looked_at_object")
 
 
 @dataclass(frozen=True)
