@@ -44,7 +44,10 @@ def parse_audit_metrics(metrics: str | Sequence[str]) -> list[str]:
     if not isinstance(metrics, (str, Sequence)) or (
         not isinstance(metrics, str) and not all(isinstance(m, str) for m in metrics)
     ):
-        raise SaliencyKitError(f"metrics={metrics!r}: give metric names (e.g. 'insertion-deletion') or a function.")
+        raise SaliencyKitError(
+            f"metrics={metrics!r}: give a function (see help(saliencykit.audit)) or metric names such as "
+            "'insertion-deletion'."
+        )
     items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
     names = [m.strip().lower().replace("_", "-") for m in items if m.strip()]
     if names == ["all"]:
