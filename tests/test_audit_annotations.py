@@ -290,3 +290,16 @@ def test_cli_takes_annotations_metrics_and_focus_thresholds(moped, tmp_path):
     # motorcycle_blur.jpg is the one confident hit (moped 0.71): now right for the wrong reasons; no mistake
     # has all of its map on the object
     assert summary["cases"]["right_for_wrong_reasons"] == 1 and summary["cases"]["wrong_but_looked_at_object"] == 0
+
+
+def test_demo_boxes_follow_each_variant_crop_flip_and_resize(tmp_path):
+    from saliencykit.labels import imagenet_wnids
+
+    found = read_annotations(demo_annotations(tmp_path / "boxes.csv"), tmp_path)
+    cat, coffee = imagenet_wnids()[285], imagenet_wnids()[967]
+    assert found[f"{cat}/chelsea.jpg"] == [{"box": [90.0, 20.0, 400.0, 280.0], "label": "cat face"}]
+    assert found[f"{cat}/chelsea_half.jpg"][0]["box"] == pytest.approx([45, 10, 200, 140], abs=1)  # resized edges
+    assert found[f"{cat}/chelsea_crop.jpg"][0]["box"] == [0.0, 0.0, 220.0, 160.0]  # cropped at (180, 120)
+    assert found[f"{coffee}/coffee_flip.jpg"][0]["box"] == [190.0, 15.0, 430.0, 305.0]  # 600 - 410, 600 - 170
+    assert found[f"{coffee}/coffee_occluded.jpg"][0]["box"] == [170.0, 15.0, 410.0, 305.0]  # grey is not the box
+    assert "astronaut.jpg" not in found and len(found) == 19  # no box for the astronaut: audited without
