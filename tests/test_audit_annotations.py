@@ -223,7 +223,7 @@ def test_annotated_images_get_focus_on_the_object_and_the_others_still_audit(mop
     assert row["metrics"]["deletion"] == pytest.approx(expected.deletion, abs=1e-4)
     summary = json.loads((result.out / "summary.json").read_text())
     assert summary["annotations"] == {"source": str(boxes.resolve()), "images_with_objects": 4}
-    assert summary["settings"]["annotations"]["images"] == 4 and summary["settings"]["metrics"] == [
+    assert summary["settings"]["annotations"]["digest"] and summary["settings"]["metrics"] == [
         "insertion-deletion",
         "pointing-game",
     ]

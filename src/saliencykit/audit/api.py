@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import numbers
 import os
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,8 @@ from .local import AuditResult, Metrics, Progress, RunOptions, clear_output, rea
 from .metrics import metric_hook, parse_audit_metrics
 from .outdir import check_items, check_places, output_lock
 from .outputs import OutputOptions
+
+log = logging.getLogger("saliencykit")
 
 
 def audit(
@@ -124,7 +127,9 @@ def audit(
         annotated = None
         if objects is not None and annotations is not None:
             dataset, matched, unmatched = attach(dataset, objects)
-            annotated = {"source": str(Path(annotations).resolve()), "digest": digest(objects), "images": matched}
+            # what the boxes say, not how many images they match: a dataset that grows still resumes
+            annotated = {"source": str(Path(annotations).resolve()), "digest": digest(objects)}
+            log.info("saliencykit: %d image(s) of the dataset have annotated objects", matched)
             if unmatched:
                 shown = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
                 dataset.notes.append(

@@ -416,7 +416,7 @@ def clear_output(out: Path) -> None:
 
 def _clean_partial_files(out: Path) -> None:
     """Remove temporary files that a killed run left half-written (atomic writes name them '.<name>.*')."""
-    for name in (*CASES, ORIGINALS):
+    for name in (*CASES, ORIGINALS, CLASS_MAPS):
         folder = out / name
         if folder.is_dir():
             for tmp in [*folder.glob(".*"), *folder.glob("raw/.*")]:
