@@ -180,10 +180,13 @@ def test_malformed_voc_and_mask_folders_name_the_file(tmp_path):
 # -- end to end -----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def moped(tmp_path_factory):
-    """The demo's moped folder (5 photos of one motorcycle) and its boxes; one photo left without a box."""
+    """Three of the demo's motorcycle photos (a confident hit, a mistake, and one left without a box) and boxes."""
     folder = tmp_path_factory.mktemp("annotated")
     data = folder / "data"
-    shutil.copytree(demo_dataset(folder / "demo") / "moped", data / "moped")
+    (data / "moped").mkdir(parents=True)
+    demo = demo_dataset(folder / "demo")
+    for name in ("motorcycle_blur.jpg", "motorcycle_gray.jpg", "motorcycle_half.jpg"):
+        shutil.copy(demo / "moped" / name, data / "moped" / name)
     rows = demo_annotations(folder / "all.csv").read_text().splitlines()
     boxes = write(
         folder / "boxes.csv",
@@ -198,7 +201,7 @@ def test_annotated_images_get_focus_on_the_object_and_the_others_still_audit(mop
     data, boxes = moped
     result = audit("demo", data, tmp_path / "out", annotations=boxes, metrics="insertion-deletion,pointing-game")
     rows = {r["key"]: r for r in result.rows()}
-    assert result.exit_code == 0 and len(rows) == 5
+    assert result.exit_code == 0 and len(rows) == 3
     plain = rows["moped/motorcycle_half.jpg"]  # no entry: audited as before
     assert (
         plain["objects"] is None and plain["focus"]["object_energy"] is None and plain["focus"]["pointing_hit"] is None
@@ -215,14 +218,14 @@ def test_annotated_images_get_focus_on_the_object_and_the_others_still_audit(mop
         wrong = row["pred"] != row["gt"]
         assert (row["case_name"] == "wrong_but_looked_at_object") == wrong, key
     # the per-image metric is the library's insertion/deletion of the top-1 map, on the full photo
-    row = rows["moped/motorcycle.jpg"]
+    row = rows["moped/motorcycle_blur.jpg"]
     with np.load(result.out / row["raw"]) as raw:
         top1 = raw["maps"][0]
     expected = insertion_deletion_auc(sk.demo.explainer(), sk.read_image(data / row["key"]), top1, row["pred"])
     assert row["metrics"]["insertion"] == pytest.approx(expected.insertion, abs=1e-4)
     assert row["metrics"]["deletion"] == pytest.approx(expected.deletion, abs=1e-4)
     summary = json.loads((result.out / "summary.json").read_text())
-    assert summary["annotations"] == {"source": str(boxes.resolve()), "images_with_objects": 4}
+    assert summary["annotations"] == {"source": str(boxes.resolve()), "images_with_objects": 2}
     assert summary["settings"]["annotations"]["digest"] and summary["settings"]["metrics"] == [
         "insertion-deletion",
         "pointing-game",
@@ -230,7 +233,7 @@ def test_annotated_images_get_focus_on_the_object_and_the_others_still_audit(mop
     assert set(summary["metrics"]["wrong_but_looked_at_object"]) >= {"insertion", "deletion", "pointing", "energy"}
     # the overlays show the box: a black line framed in white at its left edge (x = 90 of 741 px); a blend of
     # jet colours over the photo is never black
-    overlay = cv2.imread(str(result.out / rows["moped/motorcycle.jpg"]["maps"][0]["file"])).astype(int)
+    overlay = cv2.imread(str(result.out / rows["moped/motorcycle_gray.jpg"]["maps"][0]["file"])).astype(int)
     x = round(90 * overlay.shape[1] / 741)
     column = overlay[100:200, x - 2 : x + 3].sum(axis=2)
     assert (column.min(axis=1) < 60).all() and (column.max(axis=1) > 600).all()
