@@ -91,6 +91,19 @@ def test_mask_folder_gives_bounding_boxes_and_mask_paths(tmp_path):
     assert found["none"] == []
 
 
+def test_a_mask_is_read_at_its_image_size_only(tmp_path):
+    from saliencykit.audit.annotations import read_masks
+
+    mask = np.zeros((40, 60), np.uint8)
+    mask[10:20, 30:50] = 1
+    cv2.imwrite(str(tmp_path / "a.png"), mask)
+    (obj,) = read_annotations(tmp_path, tmp_path)["a"]
+    assert read_masks([obj], (40, 60))[obj["mask"]].sum() == 200
+    assert read_masks([{"box": [0, 0, 1, 1]}], (40, 60)) == {}  # boxes need no file
+    with pytest.raises(AnnotationError, match=r"a.png: the mask is 60 x 40 pixels, the image 120 x 80"):
+        read_masks([obj], (80, 120))
+
+
 def test_names_match_items_by_path_stem_or_unique_file_name():
     items = [
         Item("cat/a.jpg", Path("/d/cat/a.jpg")),
