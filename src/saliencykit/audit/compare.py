@@ -45,7 +45,7 @@ from .. import files
 from ..errors import OptionError, SaliencyKitError
 from . import smallmap
 from .outputs import report_source
-from .store import STORE_NAME, _flat, _short
+from .store import STORE_NAME, _flat
 
 #: a similarity (Pearson correlation of the two 32 x 32 top-1 maps) below this means the map moved
 MIN_SIMILARITY = 0.7
@@ -98,7 +98,7 @@ class Comparison:
     @property
     def changed(self) -> list[str]:
         """Keys of the paired images with any change (data, status, case, top-1, map)."""
-        return [row["key"] for row in self.images if row["changed"]]
+        return [row["key"] for row in self.images if row.get("changed")]
 
 
 # -- checking the places --------------------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ def _summary(
 ) -> dict[str, Any]:
     before, after = _flat(settings[0]), _flat(settings[1])
     differences = [
-        {"setting": key, "a": _short(before.get(key)), "b": _short(after.get(key))}
+        {"setting": key, "a": _text(before.get(key)), "b": _text(after.get(key))}
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key) and key not in ("data", "fresh", "workers", "batch_size", "executor")
     ]
@@ -453,6 +453,12 @@ def _summary(
         "only_in_b": [r["key"] for r in only_b],
         "notes": notes,
     }
+
+
+def _text(value: Any, limit: int = 400) -> str:
+    """A setting's value as text, long enough to show where two descriptions differ."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _version() -> str:
