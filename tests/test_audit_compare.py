@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -259,3 +260,53 @@ def test_audit_compare_routing_rule(runs, tmp_path, monkeypatch):
     assert not routes_to_compare(["compare", str(runs["data"]), "--out", "x"])
     result = invoke("audit", "compare", str(runs["data"]), "--out", str(tmp_path / "out"))
     assert result.exit_code == 2 and "compare: is a folder; pass the model file" in result.output  # the audit's
+
+
+# -- the page in a real headless browser (as tests/test_audit_browser.py drives it) ---------------------------------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.mark.slow
+def test_page_in_a_browser_shows_the_changed_pairs_and_filters_them(runs, tmp_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if sync_playwright is None or not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("playwright or Debian's chromium is missing (make browser)")
+        pytest.skip("playwright or Debian's chromium is missing (make browser)")
+    compare(runs["a"], runs["c"], tmp_path / "page")
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+            page.goto((tmp_path / "page" / "compare.html").as_uri())
+            page.wait_for_load_state("load")
+
+            def keys() -> list[str]:
+                return page.evaluate(
+                    "() => Array.from(document.querySelectorAll('#grid .card')).map(c => c.dataset.key)"
+                )
+
+            assert sorted(keys()) == sorted([FLIPPED, REPLACED])
+            assert page.text_content("#count") == "2 of 8 image(s) match; showing 2."
+            for box in ("data_changed", "status_changed", "case_changed", "top1_changed"):
+                page.uncheck(f"#filters input[value={box}]")
+            assert keys() == [FLIPPED]  # map moved only (the replaced photo's map may or may not have)
+            for box in ("data_changed", "status_changed", "case_changed", "top1_changed"):
+                page.check(f"#filters input[value={box}]")
+            page.check("#f-unchanged")
+            assert len(keys()) == 8 and HOSTILE in keys()
+            pictures = "Array.from(document.querySelectorAll('.pics img'))"
+            page.evaluate(f"() => {pictures}.forEach(i => {{ i.loading = 'eager'; }})")
+            page.wait_for_function(f"() => {pictures}.every(i => i.complete)")
+            assert page.evaluate(f"() => {pictures}.filter(i => !i.naturalWidth).map(i => i.src)") == []
+            assert page.evaluate("() => window.__pwned") is None
+            assert problems == []
+        finally:
+            browser.close()
