@@ -13,6 +13,7 @@ Three audits with the demo model (about a second each):
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import re
@@ -34,6 +35,7 @@ from saliencykit.cli.compare import routes_to_compare
 from saliencykit.errors import OptionError
 from saliencykit.labels import imagenet_wnids
 
+compare_module = importlib.import_module("saliencykit.audit.compare")  # the module, whatever the package exports
 WNID = imagenet_wnids()
 HOSTILE = "<img src=x onerror=window.__pwned=1>.jpg"
 AT_224 = {  # key -> (photo, crop box y0, y1, x0, x1): stored at 224 x 224
@@ -151,6 +153,17 @@ def test_page_escapes_names_and_allows_only_its_own_script(runs):
     data = json.loads(re.search(r'<script id="compare-data" type="application/json">(.*?)</script>', html, re.S)[1])
     assert HOSTILE in [d["key"] for d in data] and len(data) == comparison.summary["paired"]
     assert "http://" not in html and "https://" not in html
+
+
+def test_page_of_a_large_comparison_keeps_every_change_and_the_least_similar_unchanged(runs, tmp_path, monkeypatch):
+    monkeypatch.setattr(compare_module, "PAGE_UNCHANGED", 1)
+    comparison = compare(runs["a"], runs["c"], tmp_path)
+    html = (tmp_path / "compare.html").read_text()
+    data = json.loads(re.search(r'<script id="compare-data" type="application/json">(.*?)</script>', html, re.S)[1])
+    unchanged = [r["key"] for r in comparison.images if not r["changed"]]
+    assert [d["key"] for d in data] == [*comparison.changed, unchanged[0]]
+    assert "5 more unchanged image(s) are listed in compare.json" in html
+    assert len(json.loads((tmp_path / "compare.json").read_text())["images"]) == 8
 
 
 def test_unpaired_images_and_a_store_without_small_maps(runs, tmp_path):

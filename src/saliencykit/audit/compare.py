@@ -54,6 +54,10 @@ MAX_PEAK_SHIFT = 0.25
 #: cells within this fraction of the map's range below its maximum make up its peak
 PEAK_PLATEAU = 0.02
 
+#: the page embeds every changed pair but at most this many unchanged ones (the least similar): a 100 000-image
+#: comparison stays a page a browser opens; ``compare.json`` and ``compare.csv`` list every pair
+PAGE_UNCHANGED = 2000
+
 #: the columns read from each store; a column an older store lacks reads as NULL
 _READ = ("key", "path", "gt_label", "pred", "pred_label", "pred_score", "case_name", "maps", "original", "sha1")
 _READ_TAIL = ("map32", "status", "error")
@@ -486,8 +490,18 @@ def render_page(comparison: Comparison) -> str:
     """The HTML of ``compare.html``: every text escaped, only its own script allowed to run (CSP hash)."""
     template, script, style, script_hash = _template()
     paired = [r for r in comparison.images if "only_in" not in r]
+    shown, unchanged = [], 0
+    for row in paired:  # least similar first: the unchanged pairs kept are the ones nearest to a change
+        unchanged += not row["changed"]
+        if row["changed"] or unchanged <= PAGE_UNCHANGED:
+            shown.append(row)
     return template.render(
-        s=comparison.summary, images=paired, script=script, style=style, script_hash=script_hash, flags=FLAGS
+        s=comparison.summary,
+        images=shown,
+        left_out=len(paired) - len(shown),
+        script=script,
+        style=style,
+        script_hash=script_hash,
     )
 
 

@@ -27,6 +27,8 @@ _HELP = "\n\n".join(
         "top-1 changed or whose map moved, least similar maps first, with the two runs' overlays side by side.",
         "Exit code: 0 compared (whatever changed), 2 usage error (not audit folders, the same folder twice, --out "
         "inside a run, no image in common).",
+        "`audit compare` is this comparison unless a file or folder named compare exists here and the two "
+        "arguments after it are not both audit folders: then it is an audit of the model compare.",
     )
 )
 
