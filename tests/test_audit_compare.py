@@ -187,6 +187,16 @@ def test_unpaired_images_and_a_store_without_small_maps(runs, tmp_path):
     assert "map32" in (tmp_path / "out" / "compare.html").read_text()
 
 
+def test_a_damaged_small_map_costs_that_pair_its_similarity_only(runs, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs["a"], damaged)
+    with sqlite3.connect(damaged / "audit.sqlite") as db:
+        db.execute("UPDATE images SET map32 = x'00ff' WHERE key = ?", (FLIPPED,))
+    rows = by_key(compare(runs["a"], damaged, tmp_path / "out"))
+    assert rows[FLIPPED]["similarity"] is None and "unreadable small map" in rows[FLIPPED]["note"]
+    assert all(row["similarity"] == 1.0 for key, row in rows.items() if key != FLIPPED)
+
+
 def test_map_similarity_of_flat_and_shifted_maps():
     m = np.zeros((32, 32), np.float32)
     m[2:8, 2:8] = 1
@@ -217,6 +227,11 @@ def test_bad_inputs_are_refused_before_anything_is_written(runs, tmp_path):
     garbage.mkdir()
     (garbage / "audit.sqlite").write_bytes(b"not a database at all" * 100)
     refused(runs, a, garbage, out, r"RUN_B .*garbage: cannot read audit.sqlite")
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    with sqlite3.connect(stranger / "audit.sqlite") as db:
+        db.execute("CREATE TABLE notes (x TEXT)")
+    refused(runs, stranger, b, out, r"RUN_A .*stranger: audit.sqlite is not a saliencykit audit store")
     other = tmp_path / "other"
     shutil.copytree(b, other)
     with sqlite3.connect(other / "audit.sqlite") as db:

@@ -167,13 +167,18 @@ class _Run:
         self.path = folder / STORE_NAME
         try:
             self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        except sqlite3.DatabaseError as exc:
+            raise CompareError(f"{name} {folder}: cannot open {STORE_NAME} ({exc}).") from None
+        try:
             have = {row[1] for row in self.db.execute("PRAGMA table_info(images)")}
             meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall()) if have else {}
         except sqlite3.DatabaseError as exc:
+            self.db.close()
             raise CompareError(
                 f"{name} {folder}: cannot read {STORE_NAME} ({exc}). Is it a saliencykit audit store?"
             ) from None
         if "key" not in have:
+            self.db.close()
             raise CompareError(f"{name} {folder}: {STORE_NAME} is not a saliencykit audit store (no images table).")
         self.columns = have
         self.settings: dict[str, Any] = _json(meta.get("settings")) or {}
@@ -313,7 +318,10 @@ def _pair(
             missing = " and ".join(n for n, r in (("A", ra), ("B", rb)) if r["map32"] is None)
             notes.append(f"no small map in run {missing} (audited before saliencykit kept map32): no similarity")
         else:
-            similarity, shift = map_similarity(smallmap.decode(ra["map32"]), smallmap.decode(rb["map32"]))
+            try:
+                similarity, shift = map_similarity(smallmap.decode(ra["map32"]), smallmap.decode(rb["map32"]))
+            except SaliencyKitError as exc:  # a damaged value: this pair has no similarity, the others do
+                notes.append(f"unreadable small map ({exc}): no similarity")
     top1_a = ra["pred"] if ra["pred"] is not None else ra["pred_label"]
     top1_b = rb["pred"] if rb["pred"] is not None else rb["pred_label"]
     flags = {
