@@ -268,6 +268,7 @@ def test_command_line_compares_and_refuses_with_one_line_and_exit_2(runs, tmp_pa
 
     result = invoke("audit", "compare", str(runs["a"]), str(runs["a"]), "--out", str(tmp_path / "x"))
     assert result.exit_code == 2 and "the same folder" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1  # one line
     result = invoke("audit", "compare", str(runs["a"]), str(runs["data"]), "--out", str(tmp_path / "x"))
     assert result.exit_code == 2 and "is not an audit folder" in result.output
     result = invoke(
@@ -275,6 +276,12 @@ def test_command_line_compares_and_refuses_with_one_line_and_exit_2(runs, tmp_pa
     )
     assert result.exit_code == 2 and "--min-similarity 3" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_help_lists_audit_compare_after_audit():
+    listing = invoke("--help").output
+    assert re.search(r"audit +Audit a classifier.*\n.*audit compare +Compare two audits of the same data", listing)
+    assert "RUN_A and RUN_B are the --out folders" in invoke("audit", "compare", "--help").output
 
 
 def test_audit_compare_routing_rule(runs, tmp_path, monkeypatch):

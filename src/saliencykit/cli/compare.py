@@ -22,9 +22,11 @@ from .console import boundary, out
 COMMAND = "compare"
 _HELP = "\n\n".join(
     (
-        "Compare two audits of the same data (another model version, other preprocessing, a fine-tuned checkpoint).",
-        "Images are paired by their path inside the dataset; the report lists the ones whose file, status, case or "
-        "top-1 changed or whose map moved, least similar maps first, with the two runs' overlays side by side.",
+        "Compare two audits of the same data: which images changed case or top-1, or whose map moved.",
+        "RUN_A and RUN_B are the --out folders of two audits (another model version, other preprocessing, a "
+        "fine-tuned checkpoint). Images are paired by their path inside the dataset; the report lists the ones "
+        "whose file, status, case or top-1 changed or whose map moved, least similar maps first, with the two "
+        "runs' overlays side by side.",
         "Exit code: 0 compared (whatever changed), 2 usage error (not audit folders, the same folder twice, --out "
         "inside a run, no image in common).",
         "`audit compare` is this comparison unless a file or folder named compare exists here and the two "
@@ -95,7 +97,20 @@ def routes_to_compare(args: Sequence[str]) -> bool:
 
 
 class AuditRouter(TyperGroup):
-    """The root group of ``saliencykit``: ``audit compare ...`` goes to :func:`compare`, everything else as usual."""
+    """The root group of ``saliencykit``: ``audit compare ...`` goes to :func:`compare`, everything else as usual.
+
+    The command help lists ``audit compare`` right after ``audit``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if "audit" in self.commands:
+            listed: dict[str, Any] = {}
+            for name, command in self.commands.items():
+                listed[name] = command
+                if name == "audit":
+                    listed[f"audit {COMMAND}"] = _command()
+            self.commands = listed
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if len(args) > 1 and args[0] == "audit" and routes_to_compare(args[1:]):
@@ -106,4 +121,6 @@ class AuditRouter(TyperGroup):
 def _command() -> Any:
     app = typer.Typer(add_completion=False)
     app.command(COMMAND, help=_HELP)(compare)
-    return typer.main.get_command(app)
+    command = typer.main.get_command(app)
+    command.name = f"audit {COMMAND}"  # its name in the command list of `saliencykit --help`
+    return command
