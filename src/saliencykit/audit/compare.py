@@ -568,3 +568,7 @@ __all__ = [
     "map_similarity",
     "write_comparison",
 ]
+
+
+#: the comparison under the name :mod:`saliencykit.audit` exports (``compare`` is this module's name there)
+compare_audits = compare
