@@ -33,7 +33,8 @@ TASKS = tuple(TASK_REGISTRY)
 
 
 class Explainer:
-    """Explain a model's predictions with saliency maps: a classifier's classes, a detector's boxes.
+    """Explain a model's predictions with saliency maps: a classifier's classes, a detector's boxes, a segmentation
+    model's regions, or any scalar a user's scorer reads from the outputs.
 
     >>> explainer = Explainer("model.xml", preprocess=Preprocess(size=224, mean=127.5, std=127.5))  # doctest: +SKIP
     >>> explanation = explainer(image, targets=["Samoyed", 207])  # doctest: +SKIP
@@ -49,8 +50,9 @@ class Explainer:
         method: a registered method name (``registry.help_text(task)`` lists them) or a method object.
         target_layer: node name(s) for white-box methods (default: found automatically).
         label_names: class names, so targets can be given by name and files are named by label.
-        task: ``"classification"`` or ``"detection"`` (:mod:`saliencykit.tasks`); task options (detection:
-            ``class_output``) are further keywords.
+        task: ``"classification"``, ``"detection"``, ``"segmentation"`` or ``"scalar"`` (:mod:`saliencykit.tasks`);
+            task options are further keywords (detection: ``class_output``; segmentation: ``output``,
+            ``output_stride``, ``activation``, ``score``; scalar: ``scorer``, a function outputs -> scores).
     """
 
     def __init__(
@@ -184,6 +186,11 @@ class Explainer:
                     f"black-box: use mode='auto' or method='{self.task_object.default_blackbox}'."
                 )
             return self._default_blackbox(), "the model is a Python callable"
+        if not explicit and not registry.automatic(self.task):  # the task has no white-box method to try
+            log.info(
+                "saliencykit: using %s because %s", self.task_object.default_blackbox, self.task_object.fallback_reason
+            )
+            return self._default_blackbox(), self.task_object.fallback_reason
         try:
             if target_layer is not None:
                 self.task_object.check_target_layer(self.pipeline.ov_model, target_layer)
@@ -218,7 +225,9 @@ class Explainer:
         ``"all"`` or -1. Detection: a predicted box index (boxes sorted by decreasing score), a list of indices,
         ``"all"`` (default), ``"top:k"``, or boxes ``[x0, y0, x1, y1, class]`` in pixels of the image. Either may be a
         callable ``targets(prediction, index) -> targets`` that chooses per image from its prediction (``index`` is
-        the image's position in the call) — a white-box method still needs one inference for it.
+        the image's position in the call) — a white-box method still needs one inference for it. Segmentation: a
+        class (its predicted region), ``"all"`` (default), ``"mask"`` or :class:`~saliencykit.targets.Region`
+        (a mask or box, for a class). Scalar: indices or names of the scorer's outputs, ``"all"`` (default).
         ``progress(done, total)`` is called as black-box methods advance (model inputs done / planned), so a
         long explanation can show a progress bar; Ctrl-C stops it and returns nothing half-made.
         """

@@ -1,4 +1,4 @@
-"""Tasks: what differs between classification, detection (and later segmentation) for one Explainer.
+"""Tasks: what differs between classification, detection, segmentation and a user's own scorer for one Explainer.
 
 ``TASKS`` is the task registry: adding a task is one module with a :class:`~saliencykit.tasks.base.Task` subclass
 (its docstring is the guide) and one line here.
@@ -16,6 +16,8 @@ from .base import Task
 TASKS: dict[str, str] = {
     "classification": ".classification:ClassificationTask",
     "detection": ".detection:DetectionTask",
+    "segmentation": ".segmentation:SegmentationTask",
+    "scalar": ".scalar:ScalarTask",
 }
 
 
