@@ -23,7 +23,7 @@ from .methods.base import SALIENCY_OUTPUT
 from .pipeline import ModelSource, Pipeline
 from .preprocess import Postprocess, Preprocess
 from .tasks import TASKS as TASK_REGISTRY
-from .tasks import Task, get_task
+from .tasks import Task, get_task, task_class
 
 log = logging.getLogger("saliencykit")
 
@@ -131,7 +131,7 @@ class Explainer:
         """A method object made for another task shares the protocols' shape, not the arguments: say so now."""
         tasks = getattr(method, "tasks", None)
         if tasks is not None and self.task not in tasks:
-            nouns = " and ".join(get_task(t).noun if t in TASKS else t for t in tasks)
+            nouns = " and ".join(task_class(t).noun if t in TASKS else t for t in tasks)
             usable = ", ".join(registry.names(task=self.task))
             raise MethodError(
                 f"{type(method).__name__} explains {nouns}; for {self.task_object.noun} use method= one of: "

@@ -21,12 +21,17 @@ TASKS: dict[str, str] = {
 }
 
 
-def get_task(name: str, **options: Any) -> Task:
-    """A task object for ``name`` with its options (e.g. ``get_task("detection", class_output=1)``)."""
+def task_class(name: str) -> type[Task]:
+    """The task class for ``name`` (its ``noun``, ``options``, ... without making one)."""
     if not isinstance(name, str) or name not in TASKS:
         raise MethodError(f"task='{name}': use one of {', '.join(TASKS)}.")
     module, cls = TASKS[name].split(":")
-    return getattr(importlib.import_module(module, __package__), cls)(**options)
+    return getattr(importlib.import_module(module, __package__), cls)
 
 
-__all__ = ["TASKS", "Task", "get_task"]
+def get_task(name: str, **options: Any) -> Task:
+    """A task object for ``name`` with its options (e.g. ``get_task("detection", class_output=1)``)."""
+    return task_class(name)(**options)
+
+
+__all__ = ["TASKS", "Task", "get_task", "task_class"]
