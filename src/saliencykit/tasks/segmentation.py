@@ -12,8 +12,10 @@ for its own class), or a :class:`~saliencykit.targets.Region` — a user's mask 
 methods (RISE, AISE) score every perturbed copy through :meth:`RegionTarget.score_batch`.
 
 There is no white-box method for segmentation: ReciproCAM's premise is that the masked feature map is the only
-path from the input to the score; an encoder-decoder segmenter (the pose model's) carries the input past any
-single feature map through its skip connections, so masking one map does not isolate a location's evidence.
+path from the input to the score. In the pose model every node that all paths to the mask pass through is at 128 x
+128 or 256 x 256 (the encoder's 64 .. 8 maps are bypassed by skip connections into the decoder), so a faithful
+in-graph map would mask 16384 cells of a layer a few local convolutions from the output: more copies than RISE,
+and a map that repeats the mask rather than explaining it.
 """
 
 from __future__ import annotations
