@@ -193,6 +193,26 @@ def test_insertion_deletion_tracks_the_region_score(quick, scenes):
 # -- bad inputs: our errors, naming the problem --------------------------------------------------------------------
 
 
+def test_a_python_callable_segmenter_and_a_rebuilt_explainer_work(explainer, scenes):
+    def bright(batch):  # a per-pixel "is it bright" logit map, channels last
+        return batch.mean(axis=-1, keepdims=True) / 8.0 - 16.0
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[16:48, 8:24] = 255
+    callable_explainer = sk.Explainer(bright, sk.Preprocess(size=64), task="segmentation", method=_rise(masks=32))
+    explanation = callable_explainer(image)
+    assert (
+        explanation.targets == [1]
+        and explanation.region(1)[16:48, 8:24].all()
+        and explanation.region(1).mean() == 0.125
+    )
+    saliency = explanation.map(1)
+    assert saliency[16:48, 8:24].mean() > saliency.mean()  # masking the bright bar lowers its own score
+    rebuilt = explainer.with_model(seg_demo.pose_model())  # what model randomisation does
+    assert rebuilt.task_object.rebuild_options()["output"] == "Identity_2"
+    assert rebuilt.predict([scenes["astronaut"].image])[0].mask(1).mean() > 0.3
+
+
 def test_a_missing_output_name_lists_the_outputs(pose_model):
     with pytest.raises(ModelOutputError, match=r"output='Identity_9'.*'Identity_2' \[1, 256, 256, 1\]"):
         sk.Explainer(pose_model, seg_demo.POSE_PREPROCESS, task="segmentation", output="Identity_9")

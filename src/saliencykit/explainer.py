@@ -308,7 +308,9 @@ class Explainer:
         return results
 
     def predict(self, images: np.ndarray | Sequence[np.ndarray]) -> Any:
-        """Predictions without explaining: class scores (N, C); detection: boxes per image, in pixels."""
+        """Predictions without explaining: class scores (N, C); detection: boxes per image, in pixels;
+        segmentation: a :class:`~saliencykit.tasks.segmentation.SegmentationPrediction` per image; scalar: the
+        scorer's scores (N, T)."""
         runner = self._runner if self.whitebox else None
         index = self._map_index if self.whitebox else None
         return self.task_object.predict_images(as_images(images)[0], runner, index)

@@ -70,7 +70,7 @@ class ScalarTask(RawOutputsTask):
         self.scorer: Scorer = scorer
 
     def pipeline(self, model: Any, preprocess: Any, postprocess: Any, settings: dict[str, Any]) -> Any:
-        if postprocess is not None:
+        if postprocess not in (None, "identity"):  # "identity": what Explainer.with_model passes back
             raise MethodError("postprocess= is not used by task='scalar': the scorer reads the raw outputs.")
         return super().pipeline(model, preprocess, None, settings)
 

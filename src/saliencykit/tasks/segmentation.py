@@ -142,7 +142,7 @@ class SegmentationTask(RawOutputsTask):
         self._channels: int | None = None
 
     def pipeline(self, model: Any, preprocess: Any, postprocess: Any, settings: dict[str, Any]) -> Pipeline:
-        if postprocess is not None:
+        if postprocess not in (None, "identity"):  # "identity": what Explainer.with_model passes back
             raise MethodError(
                 "postprocess= is not used by task='segmentation': name the map output with output= and its "
                 "activation with activation=."
