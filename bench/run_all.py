@@ -21,7 +21,17 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 PAGE = BENCH.parent / "docs" / "benchmarks.md"
 #: the scripts ``make bench`` runs, in order (judge.py and the openvino-xai companions have their own targets)
-SCRIPTS = ("inference", "whitebox", "metrics", "blackbox", "blas_threads", "audit", "audit_ray", "detection")
+SCRIPTS = (
+    "inference",
+    "whitebox",
+    "metrics",
+    "blackbox",
+    "blas_threads",
+    "audit",
+    "audit_ray",
+    "detection",
+    "segmentation",
+)
 HEADER = """# Benchmarks
 
 Written by `make bench` (`bench/run_all.py`): one section per script, its output as printed, with the command,

@@ -82,7 +82,7 @@ def test_class_targets_score_their_column():
         (lambda: score_targets([ClassTarget(0)], np.zeros((3, 4, 4)), 3), "predict returned scores of shape"),
         (lambda: score_targets([0], np.zeros((2, 5)), 3), r"shape \(2, 5\) for a batch of 3"),
         (lambda: score_targets([BoxTarget(0, BOX, 0)], _toy_detect(np.zeros((2, SIZE, SIZE, 3))), 3), "returned 2"),
-        (lambda: get_task("segmentation"), "task='segmentation': use one of classification, detection"),
+        (lambda: get_task("pose"), "task='pose': use one of classification, detection, segmentation, scalar"),
         (lambda: get_task("classification", class_output=1), "class_output: not an option for task='classification'"),
         (lambda: get_task("detection", colour=1), "colour: not an option for task='detection'; .*class_output"),
     ],

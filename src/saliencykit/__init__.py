@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .lazy import attach
 
 if TYPE_CHECKING:
-    from . import demo, detection, errors, methods, metrics, visualize
+    from . import demo, detection, errors, methods, metrics, segmentation, visualize
     from .audit import audit
     from .detection import DetectionExplainer, DetectionExplanation
     from .explainer import Explainer
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .model import ModelRunner, load_model
     from .pipeline import Pipeline
     from .preprocess import Preprocess
+    from .segmentation import SegmentationExplanation
+    from .targets import Region
 
     __version__: str
 
@@ -41,6 +43,8 @@ _ATTRS = {
     "load_model": ".model",
     "Pipeline": ".pipeline",
     "Preprocess": ".preprocess",
+    "Region": ".targets",
+    "SegmentationExplanation": ".segmentation.explanation",
     # offered by the package since it read its version with them; kept so the package's names stay the same
     "PackageNotFoundError": "importlib.metadata",
     "version": "importlib.metadata",
@@ -63,6 +67,7 @@ _SUBMODULES = (
     "model",
     "pipeline",
     "preprocess",
+    "segmentation",
     "stderr",
     "targets",
     "tasks",
@@ -99,6 +104,8 @@ __all__ = [
     "ModelRunner",
     "Pipeline",
     "Preprocess",
+    "Region",
+    "SegmentationExplanation",
     "__version__",
     "check_image",
     "demo",
@@ -112,5 +119,6 @@ __all__ = [
     "metrics",
     "read_image",
     "read_labels",
+    "segmentation",
     "visualize",
 ]

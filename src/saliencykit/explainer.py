@@ -23,7 +23,7 @@ from .methods.base import SALIENCY_OUTPUT
 from .pipeline import ModelSource, Pipeline
 from .preprocess import Postprocess, Preprocess
 from .tasks import TASKS as TASK_REGISTRY
-from .tasks import Task, get_task
+from .tasks import Task, get_task, task_class
 
 log = logging.getLogger("saliencykit")
 
@@ -33,7 +33,8 @@ TASKS = tuple(TASK_REGISTRY)
 
 
 class Explainer:
-    """Explain a model's predictions with saliency maps: a classifier's classes, a detector's boxes.
+    """Explain a model's predictions with saliency maps: a classifier's classes, a detector's boxes, a segmentation
+    model's regions, or any scalar a user's scorer reads from the outputs.
 
     >>> explainer = Explainer("model.xml", preprocess=Preprocess(size=224, mean=127.5, std=127.5))  # doctest: +SKIP
     >>> explanation = explainer(image, targets=["Samoyed", 207])  # doctest: +SKIP
@@ -49,8 +50,9 @@ class Explainer:
         method: a registered method name (``registry.help_text(task)`` lists them) or a method object.
         target_layer: node name(s) for white-box methods (default: found automatically).
         label_names: class names, so targets can be given by name and files are named by label.
-        task: ``"classification"`` or ``"detection"`` (:mod:`saliencykit.tasks`); task options (detection:
-            ``class_output``) are further keywords.
+        task: ``"classification"``, ``"detection"``, ``"segmentation"`` or ``"scalar"`` (:mod:`saliencykit.tasks`);
+            task options are further keywords (detection: ``class_output``; segmentation: ``output``,
+            ``output_stride``, ``activation``, ``score``; scalar: ``scorer``, a function outputs -> scores).
     """
 
     def __init__(
@@ -129,7 +131,7 @@ class Explainer:
         """A method object made for another task shares the protocols' shape, not the arguments: say so now."""
         tasks = getattr(method, "tasks", None)
         if tasks is not None and self.task not in tasks:
-            nouns = " and ".join(get_task(t).noun if t in TASKS else t for t in tasks)
+            nouns = " and ".join(task_class(t).noun if t in TASKS else t for t in tasks)
             usable = ", ".join(registry.names(task=self.task))
             raise MethodError(
                 f"{type(method).__name__} explains {nouns}; for {self.task_object.noun} use method= one of: "
@@ -184,6 +186,11 @@ class Explainer:
                     f"black-box: use mode='auto' or method='{self.task_object.default_blackbox}'."
                 )
             return self._default_blackbox(), "the model is a Python callable"
+        if not explicit and not registry.automatic(self.task):  # the task has no white-box method to try
+            log.info(
+                "saliencykit: using %s because %s", self.task_object.default_blackbox, self.task_object.fallback_reason
+            )
+            return self._default_blackbox(), self.task_object.fallback_reason
         try:
             if target_layer is not None:
                 self.task_object.check_target_layer(self.pipeline.ov_model, target_layer)
@@ -218,7 +225,9 @@ class Explainer:
         ``"all"`` or -1. Detection: a predicted box index (boxes sorted by decreasing score), a list of indices,
         ``"all"`` (default), ``"top:k"``, or boxes ``[x0, y0, x1, y1, class]`` in pixels of the image. Either may be a
         callable ``targets(prediction, index) -> targets`` that chooses per image from its prediction (``index`` is
-        the image's position in the call) — a white-box method still needs one inference for it.
+        the image's position in the call) — a white-box method still needs one inference for it. Segmentation: a
+        class (its predicted region), ``"all"`` (default), ``"mask"`` or :class:`~saliencykit.targets.Region`
+        (a mask or box, for a class). Scalar: indices or names of the scorer's outputs, ``"all"`` (default).
         ``progress(done, total)`` is called as black-box methods advance (model inputs done / planned), so a
         long explanation can show a progress bar; Ctrl-C stops it and returns nothing half-made.
         """
@@ -299,7 +308,9 @@ class Explainer:
         return results
 
     def predict(self, images: np.ndarray | Sequence[np.ndarray]) -> Any:
-        """Predictions without explaining: class scores (N, C); detection: boxes per image, in pixels."""
+        """Predictions without explaining: class scores (N, C); detection: boxes per image, in pixels;
+        segmentation: a :class:`~saliencykit.tasks.segmentation.SegmentationPrediction` per image; scalar: the
+        scorer's scores (N, T)."""
         runner = self._runner if self.whitebox else None
         index = self._map_index if self.whitebox else None
         return self.task_object.predict_images(as_images(images)[0], runner, index)

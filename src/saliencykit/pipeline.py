@@ -31,15 +31,15 @@ ModelSource: TypeAlias = str | Path | ov.Model | Any
 #: of 6); on the demo model it was among the fastest (``bench/blackbox.py``, docs/benchmarks.md)
 BLEND_CHUNK = 2
 log = logging.getLogger(__name__)
-TASKS = ("classification", "detection")
+TASKS = ("classification", "detection", "segmentation", "scalar")
 
 
 def _output_kind(dims: Sequence[int | None]) -> str:
     """What a non-class-score output of shape ``dims`` (batch first) most likely is, and what fits it."""
     if len(dims) == 4:
         return (
-            "it looks like a per-pixel map or feature map (N, C, H, W), e.g. a segmentation model: "
-            "task='segmentation' is planned but not supported yet"
+            "it looks like a per-pixel map or feature map (N, C, H, W), e.g. a segmentation model: use "
+            "Explainer(..., task='segmentation')"
         )
     if len(dims) == 3:
         return (

@@ -148,3 +148,56 @@ def score_targets(targets: Sequence[Any], outputs: Any, count: int) -> np.ndarra
         return np.zeros((count, 0), np.float64)
     targets = as_scored_targets(targets)
     return np.asarray(type(targets[0]).score_batch(targets, outputs, count), np.float64)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region target of a segmentation model: an area of the image and the class averaged over it.
+
+    ``area`` is a mask of the image's size (H, W) — bool, or weights in [0, 1] — or a box ``[x0, y0, x1, y1]`` in
+    pixels of the image. ``target`` is a class index or name; None takes the class with the highest mean
+    probability in the area. The target's score is the mean probability (or logit) of that class over the area.
+
+    >>> Region([40, 20, 200, 300], "person")  # doctest: +SKIP
+    """
+
+    area: Any
+    target: int | str | None = None
+
+    def mask(self, size: tuple[int, int], name: str = "region") -> np.ndarray:
+        """The area as float32 weights in [0, 1] of ``size=(height, width)``; :class:`TargetError` when it is
+        the wrong shape, empty, outside the image or not numbers."""
+        h, w = size
+        area = self.area
+        if isinstance(area, (list, tuple)) or (isinstance(area, np.ndarray) and area.ndim == 1):
+            values = list(area)
+            if len(values) != 4:
+                raise TargetError(f"{name}: a box is [x0, y0, x1, y1] in pixels of the image; got {values}.")
+            try:
+                x0, y0, x1, y1 = (float(v) for v in values)
+            except (TypeError, ValueError):
+                raise TargetError(f"{name} {values}: the box coordinates must be numbers.") from None
+            if not all(np.isfinite([x0, y0, x1, y1])) or not (x1 > x0 and y1 > y0):
+                raise TargetError(f"{name} {values}: expected finite x0 < x1 and y0 < y1 (pixels of the image).")
+            if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+                raise TargetError(f"{name} {values} lies outside the image ({w} x {h} pixels).")
+            from .metrics.pointing_game import boxes_mask
+
+            weights = boxes_mask([[x0, y0, x1 - 1e-6, y1 - 1e-6]], (h, w)).astype(np.float32)
+        else:
+            try:
+                weights = np.asarray(area, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise TargetError(
+                    f"{name}: a {type(area).__name__}; give a mask (H, W) or a box [x0, y0, x1, y1]."
+                ) from None
+            if weights.shape != (h, w):
+                raise TargetError(
+                    f"{name}: a mask of shape {weights.shape}, but the image is {(h, w)} (height, width); give a "
+                    "mask of the image's size or a box [x0, y0, x1, y1]."
+                )
+            if not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.max() > 1:
+                raise TargetError(f"{name}: mask values must be finite and within [0, 1] (bool or weights).")
+        if not weights.any():
+            raise TargetError(f"{name} is empty: it covers no pixel of the image ({w} x {h}); give a non-empty area.")
+        return weights

@@ -132,6 +132,27 @@ def draw_box(image: np.ndarray, box: tuple[float, float, float, float], text: st
     return out
 
 
+def draw_outline(image: np.ndarray, region: np.ndarray, text: str = "") -> np.ndarray:
+    """Outline a region (a mask of any size, resized to the image's) on a copy of an RGB uint8 image, with a label.
+
+    The outline is white over black, like :func:`draw_box`, so it shows on any map colour.
+    """
+    out = image.copy()
+    h, w = out.shape[:2]
+    mask: np.ndarray = np.asarray(region, np.float32)
+    if mask.shape != (h, w):
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    contours, _ = cv2.findContours((mask >= 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    thickness = max(1, round(min(h, w) / 200))
+    cv2.drawContours(out, contours, -1, (255, 255, 255), thickness + 1)
+    cv2.drawContours(out, contours, -1, (0, 0, 0), thickness)
+    if text and contours:
+        x, y, _, _ = cv2.boundingRect(np.concatenate(contours))
+        cv2.putText(out, text, (x + 2, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2)
+        cv2.putText(out, text, (x + 2, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    return out
+
+
 def grid(pictures: list[np.ndarray], columns: int = 4, pad: int = 4) -> np.ndarray:
     """Lay out RGB uint8 pictures (resized to the first one's size) in a grid with white padding."""
     if not pictures:

@@ -1,4 +1,4 @@
-"""``saliencykit explain``: one overlay per image and target."""
+"""``saliencykit explain``: one overlay per image and target, for classifiers, detectors and segmentation models."""
 
 from __future__ import annotations
 
@@ -69,14 +69,14 @@ def check_targets(
     return targets
 
 
-def blackbox_method(method: str | None, preset: str | None, seed: int) -> Any:
+def blackbox_method(method: str | None, preset: str | None, seed: int, task: str = opt.TASK) -> Any:
     """The method object for ``--preset``/``--seed`` (black-box methods only), else ``method`` unchanged."""
     if seed < 0:
         raise MethodError(f"--seed {seed}: give a whole number of 0 or more.")
     if preset is None and not seed:
         return method
-    blackbox = registry.names(task=opt.TASK, kind="blackbox")
-    spec = registry.lookup(method or blackbox[0], task=opt.TASK)
+    blackbox = registry.names(task=task, kind="blackbox")
+    spec = registry.lookup(method or blackbox[0], task=task)
     if spec.kind != "blackbox":
         raise MethodError(f"--preset and --seed are for the black-box methods {', '.join(blackbox)}, not '{method}'.")
     if seed and "seed" not in spec.options:
@@ -84,7 +84,78 @@ def blackbox_method(method: str | None, preset: str | None, seed: int) -> Any:
     settings: dict[str, Any] = {"seed": seed} if "seed" in spec.options else {}
     if preset is not None:
         settings["preset"] = preset
-    return spec.create(opt.TASK, **settings)
+    return spec.create(task, **settings)
+
+
+#: the tasks ``--task`` takes
+CLI_TASKS = ("classification", "detection", "segmentation")
+
+
+def parse_task_targets(task: str, text: str | None) -> Any:
+    """``--targets`` for a detector (``all``, ``top:K``, box indices) or a segmentation model (``all``, ``mask``,
+    class indices or names); classification keeps :func:`parse_targets`."""
+    if task == "classification":
+        return parse_targets(text if text is not None else "top:1")
+    if text is None or text.strip() == "all":
+        return "all"
+    text = text.strip()
+    if task == "detection" and text.startswith("top:"):
+        return parse_targets(text)
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise TargetError(
+            f"--targets is empty: give all, {'top:K or box indices' if task == 'detection' else 'mask or classes'}."
+        )
+    parsed: list[int | str] = []
+    for item in items:
+        if re.fullmatch(r"\d+", item):
+            parsed.append(int(item))
+        elif task == "segmentation":
+            parsed.append(item)
+        else:
+            raise TargetError(f"--targets {item}: for detection give all, top:K or box indices (0 is the best box).")
+    return parsed
+
+
+def parse_regions(task: str, regions: list[str]) -> list[Any]:
+    """``--region x0,y0,x1,y1[,class]`` (pixels; repeatable): a user box for a detector, a region for a
+    segmentation model (class optional there: default the class most predicted in it)."""
+    from ..targets import Region
+
+    out: list[Any] = []
+    for text in regions:
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) not in (4, 5):
+            raise TargetError(f"--region '{text}': write x0,y0,x1,y1 or x0,y0,x1,y1,class in pixels of the image.")
+        try:
+            box = [float(p) for p in parts[:4]]
+        except ValueError:
+            raise TargetError(f"--region '{text}': the coordinates x0,y0,x1,y1 must be numbers.") from None
+        cls: int | str | None = None
+        if len(parts) == 5:
+            cls = int(parts[4]) if re.fullmatch(r"\d+", parts[4]) else parts[4]
+        if task == "segmentation":
+            out.append(Region(box, cls))
+        elif task == "detection":
+            out.append([*box, cls] if cls is not None else box)
+        else:
+            raise TargetError("--region is for --task detection or segmentation; a classifier explains classes.")
+    return out
+
+
+def _task_model(task: str, model: str, options: opt.ModelOptions, given: bool) -> tuple[Any, Any, Any, dict]:
+    """(model, preprocess, label names, task keywords) for a detector or a segmentation model; 'demo' is the
+    task's demo model (BlazeFace; MediaPipe's pose model) with its preprocessing."""
+    if model == "demo":
+        if task == "detection":
+            from ..detection.ssd import mediapipe_model_path
+
+            return str(mediapipe_model_path("blazeface")), None, None, {"postprocess": "blazeface"}
+        from ..segmentation import demo
+
+        return demo.pose_model(), demo.POSE_PREPROCESS, ["person"], {"output": "Identity_2"}
+    source, preprocess, label_names = values.model_and_preprocess(model, options)
+    return source, preprocess if given else None, label_names, {}
 
 
 def explain_paths(
@@ -130,7 +201,12 @@ def explain_paths(
 def explain(
     model: str = opt.MODEL,
     images: list[Path] = opt.IMAGES,
-    targets: str = typer.Option("top:1", "--targets", "-t", help="top:K, all, or indices/names, comma-separated."),
+    targets: str = typer.Option(
+        None,
+        "--targets",
+        "-t",
+        help="top:K, all, or indices/names, comma-separated (default top:1; detection and segmentation: all).",
+    ),
     out_dir: Path = opt.out_option("saliency-maps", "Output folder for the overlays."),
     method: str = opt.method_option("--method"),
     mode: str = opt.MODE,
@@ -140,27 +216,61 @@ def explain(
     seed: int = opt.seed_option("Seed of the black-box methods: the same seed gives the same maps."),
     target_layer: str = opt.TARGET_LAYER,
     raw: bool = typer.Option(False, "--raw", help="Also save float maps as .npz."),
+    task: str = typer.Option(
+        "classification", "--task", help="classification, detection (boxes) or segmentation (regions)."
+    ),
+    region: list[str] = typer.Option(
+        None, "--region", help="Detection/segmentation: a box x0,y0,x1,y1[,class] in pixels to explain (repeatable)."
+    ),
+    postprocess: str = typer.Option(
+        None, "--postprocess", help="Detection: the box decoding preset (blazeface, palm)."
+    ),
+    output: str = typer.Option(None, "--output", help="Segmentation: the name of the per-pixel map output."),
+    score: str = typer.Option(
+        "probability", "--score", help="Segmentation: a region's score is its mean probability or logit."
+    ),
     *,
     options: opt.ModelOptions,
 ) -> None:
-    """Write one overlay per image and target: {image}_{label}_{score}.jpg."""
+    """Write one overlay per image and target: {image}_{label}_{score}.jpg; boxes are drawn and regions outlined.
+
+    --task detection: targets are boxes (all, top:K, indices; --region for a box it missed).
+    --task segmentation: targets are classes over their predicted regions (all, mask, classes; --region a box).
+    MODEL 'demo' is the task's demo model: EfficientNet-Lite0, BlazeFace, or MediaPipe's pose segmenter.
+    """
     from ..explainer import MODES, Explainer
     from ..methods.rise import PRESETS
 
     with boundary():
+        task = values.choice("--task", task, CLI_TASKS)
         mode = values.choice("--mode", mode, MODES)
         if method is not None:
             method = values.method_name(method)
         if preset is not None:
             preset = values.choice("--preset", preset, tuple(PRESETS))
-        chosen = blackbox_method(method, preset, seed)
+        chosen = blackbox_method(method, preset, seed, task)
         if chosen is not method:
             mode = "blackbox"
-        parsed_targets = parse_targets(targets)
+        _check_task_options(task, postprocess, output, score)
+        parsed_targets: Any = parse_task_targets(task, targets)
+        regions = parse_regions(task, region or [])
+        if regions:
+            parsed_targets = regions if targets is None else [*_as_list(parsed_targets), *regions]
         values.check_positive("--max-pixels", options.max_pixels)
         paths = values.image_paths(images)
         values.check_out_dir(out_dir, images)
-        source, preprocess, label_names = values.model_and_preprocess(model, options)
+        if task == "classification":
+            source, preprocess, label_names = values.model_and_preprocess(model, options)
+            task_options: dict[str, Any] = {}
+        else:
+            given = any((options.size, options.mean, options.std, options.bgr, options.layout not in (None, "auto")))
+            source, preprocess, label_names, task_options = _task_model(task, model, options, given)
+            if task == "detection" and postprocess is not None:
+                task_options["postprocess"] = postprocess
+            if task == "segmentation":
+                task_options["score"] = score
+                if output is not None:
+                    task_options["output"] = output
         explainer = Explainer(
             source,
             preprocess,
@@ -169,11 +279,35 @@ def explain(
             target_layer=target_layer,
             label_names=label_names,
             input_name=options.input_name,
+            task=task,
+            **task_options,
         )
-        parsed_targets = check_targets(parsed_targets, explainer.pipeline.num_classes, explainer.label_names, targets)
+        if task == "classification":
+            parsed_targets = check_targets(
+                parsed_targets, explainer.pipeline.num_classes, explainer.label_names, targets or "top:1"
+            )
+        else:
+            explainer.task_object.check_targets(parsed_targets)
         err.print(f"method: {escape(explainer.method_description)}", highlight=False)
         failed, written = explain_paths(explainer, paths, parsed_targets, out_dir, raw, options.max_pixels)
     done = len(paths) - failed
     out.print(f"wrote {written} file(s) for {done} of {len(paths)} image(s) to {escape(str(out_dir))}", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _as_list(targets: Any) -> list[Any]:
+    return list(targets) if isinstance(targets, list) else [targets]
+
+
+def _check_task_options(task: str, postprocess: str | None, output: str | None, score: str) -> None:
+    """Options that belong to another task are usage errors, named."""
+    from ..errors import OptionError
+
+    if postprocess is not None and task != "detection":
+        raise OptionError("--postprocess is for --task detection (the box decoding preset).")
+    if output is not None and task != "segmentation":
+        raise OptionError("--output is for --task segmentation (the name of the per-pixel map output).")
+    values.choice("--score", score, ("probability", "logit"))
+    if score != "probability" and task != "segmentation":
+        raise OptionError("--score is for --task segmentation.")

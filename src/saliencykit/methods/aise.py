@@ -86,7 +86,7 @@ class AISE:
     name: str = "aise"
 
     #: the tasks this configuration explains (the registry's ``aise`` gives :class:`AISEDetection` for detection)
-    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "segmentation", "scalar")
     PRESETS: ClassVar[dict[str, tuple[int, tuple[float, ...]]]] = PRESETS
 
     def __post_init__(self) -> None:

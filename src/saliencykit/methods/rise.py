@@ -124,7 +124,7 @@ class RISE:
     name: str = "rise"
 
     #: the tasks this configuration explains (the registry's ``rise`` gives :class:`DRISE` for detection)
-    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "segmentation", "scalar")
     #: how error messages name the method
     label: ClassVar[str] = "RISE"
     PRESETS: ClassVar[dict[str, tuple[int, int]]] = PRESETS

@@ -7,6 +7,8 @@ used (so numbers can be compared with published ones) and ``to_dict()``:
 - :func:`adcc` (Poppi et al. 2021),
 - :func:`pointing_game` with its energy variant (Zhang et al. 2018; Wang et al. 2020),
 - :func:`model_randomization` with the random-logit check (Adebayo et al. 2018),
+- :func:`region_metrics` (pointing game, energy and top-energy share against a segmentation target's region) and
+  :func:`region_insertion_deletion` (the curves scored by the target's own region score),
 
 and :func:`evaluate`, which runs them for several methods over a set of images (``saliencykit evaluate``).
 """
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         same_method,
         weight_layers,
     )
+    from .region import RegionResult, region_insertion_deletion, region_metrics, target_scorer, top_energy_share
     from .scoring import ExplainFn, Scorer, make_substrate
     from .similarity import spearman, ssim
 
@@ -69,6 +72,11 @@ __getattr__, __dir__ = attach(
         "randomize_weights": ".randomization",
         "same_method": ".randomization",
         "weight_layers": ".randomization",
+        "RegionResult": ".region",
+        "region_insertion_deletion": ".region",
+        "region_metrics": ".region",
+        "target_scorer": ".region",
+        "top_energy_share": ".region",
         "ExplainFn": ".scoring",
         "Scorer": ".scoring",
         "make_substrate": ".scoring",
@@ -82,6 +90,7 @@ __getattr__, __dir__ = attach(
         "insertion_deletion",
         "pointing_game",
         "randomization",
+        "region",
         "scoring",
         "similarity",
     ),
@@ -100,6 +109,11 @@ __all__ = [
     "InsertionDeletionResult",
     "PointingGameResult",
     "RandomizationResult",
+    "RegionResult",
+    "region_insertion_deletion",
+    "region_metrics",
+    "target_scorer",
+    "top_energy_share",
     "RandomizationStage",
     "Scorer",
     "adcc",
