@@ -22,7 +22,7 @@ import saliencykit
 # import costs of seconds together; none of them is needed to import the package or print the CLI's help
 HEAVY = ("openvino", "cv2", "scipy", "torch", "matplotlib", "jinja2", "PIL", "skimage", "ray")
 
-# what `saliencykit` offered before its imports became lazy: name -> kind ("class", "function", "module")
+# what `saliencykit` offers (everything it offered before its imports became lazy, and the names added since) ("class", "function", "module")
 PUBLIC = {
     **dict.fromkeys(
         (
@@ -34,6 +34,8 @@ PUBLIC = {
             "PackageNotFoundError",
             "Pipeline",
             "Preprocess",
+            "Region",
+            "SegmentationExplanation",
         ),
         "class",
     ),
@@ -69,6 +71,7 @@ PUBLIC = {
             "model",
             "pipeline",
             "preprocess",
+            "segmentation",
             "stderr",
             "targets",
             "tasks",
@@ -86,6 +89,8 @@ ALL = [
     "ModelRunner",
     "Pipeline",
     "Preprocess",
+    "Region",
+    "SegmentationExplanation",
     "__version__",
     "check_image",
     "demo",
@@ -99,6 +104,7 @@ ALL = [
     "metrics",
     "read_image",
     "read_labels",
+    "segmentation",
     "visualize",
 ]
 # what the subpackages offered before (their public ``dir()``), as a user reaches them: ``sk.metrics.ssim``
