@@ -65,6 +65,32 @@ def test_detection_draws_the_boxes_of_the_demo_face_detector(tmp_path, astronaut
     )
 
 
+def test_per_box_maps_from_the_command_line_each_peak_on_their_own_face(tmp_path):
+    scene = sk.detection.demo.two_face_scene()
+    photo = tmp_path / "two.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "maps"
+    result = run("explain", "demo", str(photo), "--task", "detection", "--method", "det_box_probability_map",
+                 "--raw", "-o", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    saved = np.load(out / "two.npz")
+    assert saved["maps"].shape[0] == 2
+    peaks = [np.unravel_index(np.argmax(m), m.shape) for m in saved["maps"]]
+    h, w = saved["maps"].shape[1:]
+    sy, sx = h / scene.image.shape[0], w / scene.image.shape[1]
+    inside = [
+        any(x0 * sx <= px <= x1 * sx and y0 * sy <= py <= y1 * sy for px, py in [(p[1], p[0])])
+        for p in peaks
+        for (x0, y0, x1, y1) in scene.boxes
+    ]
+    assert sum(inside) == 2  # each map's peak lies in exactly one face ...
+    assert not np.allclose(saved["maps"][0], saved["maps"][1])  # ... and the two maps differ
+    refused = run("explain", "demo", str(photo), "--task", "detection", "--method", "reciprocam", "-o", str(out))
+    assert (
+        refused.returncode == 2 and "det_box_probability_map" in refused.stderr and "--task detection" in refused.stderr
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -127,7 +127,9 @@ def test_registry_refuses_bad_specs_and_options():
         registry.lookup("rise").create("classification", colour="red")
     with pytest.raises(MethodError, match="does not explain detection models; for detection use one of: "):
         registry.lookup("reciprocam").create("detection")
-    with pytest.raises(MethodError, match="unknown; available: det_class_probability_map, rise, aise"):
+    with pytest.raises(
+        MethodError, match="unknown; available: det_class_probability_map, det_box_probability_map, rise, aise"
+    ):
         registry.lookup("gradcam", task="detection")
 
 

@@ -245,7 +245,7 @@ def explain(
         task = values.choice("--task", task, CLI_TASKS)
         mode = values.choice("--mode", mode, MODES)
         if method is not None:
-            method = values.method_name(method)
+            method = values.method_name(method, task=task)
         if preset is not None:
             preset = values.choice("--preset", preset, tuple(PRESETS))
         chosen = blackbox_method(method, preset, seed, task)

@@ -71,14 +71,14 @@ def check_positive(option: str, value: int | float | None, minimum: float = 1) -
         raise MethodError(f"{option} {value}: must be at least {minimum:g}.")
 
 
-def method_name(value: str, option: str = "--method") -> str:
-    """A registered method's own name for ``value`` (any registered spelling), else an error listing them."""
+def method_name(value: str, option: str = "--method", task: str = TASK) -> str:
+    """A registered method's own name for ``value`` (any spelling) for ``task``, else an error listing them."""
     try:
-        spec = registry.lookup(value, task=TASK)
+        spec = registry.lookup(value, task=task)
     except MethodError:
         spec = None
-    if spec is None or TASK not in spec.tasks:
-        raise MethodError(f"{option} '{value}' is not one of: {', '.join(registry.names(task=TASK))}.")
+    if spec is None or task not in spec.tasks:
+        raise MethodError(f"{option} '{value}' is not one of: {', '.join(registry.names(task=task))} (--task {task}).")
     return spec.name
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         palm_detection,
         ssd_anchors,
     )
-    from .whitebox import DetClassProbabilityMap
+    from .whitebox import DetBoxProbabilityMap, DetClassProbabilityMap
 
 # every name is imported on first use, so importing one submodule does not import them all
 __getattr__, __dir__ = attach(
@@ -61,9 +61,10 @@ __getattr__, __dir__ = attach(
         "non_max_suppression": ".ssd",
         "palm_detection": ".ssd",
         "ssd_anchors": ".ssd",
+        "DetBoxProbabilityMap": ".whitebox",
         "DetClassProbabilityMap": ".whitebox",
     },
-    ("base", "boxes", "explainer", "explanation", "ssd", "whitebox"),
+    ("base", "boxes", "demo", "explainer", "explanation", "mediapipe_files", "ssd", "whitebox"),
 )
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "AnchorOptions",
     "DETECTION_METHODS",
     "DRISE",
+    "DetBoxProbabilityMap",
     "DetClassProbabilityMap",
     "Detect",
     "DetectionBatch",

@@ -130,3 +130,15 @@ class DetClassProbabilityMap:
             )
         anchors = self.box_anchors(anchor_boxes, box)
         return self.layout.box_map(probabilities, anchors, cls, self.reduce_anchors, self.combine_scales)
+
+
+@dataclass
+class DetBoxProbabilityMap(DetClassProbabilityMap):
+    """Per-box maps (:class:`DetClassProbabilityMap` with ``per_box=True``) under their own method name.
+
+    ``method="det_box_probability_map"`` (CLI: ``--method det_box_probability_map --task detection``): each
+    detected box gets a map from the anchors that predicted it, so two faces get two maps.
+    """
+
+    per_box: bool = True
+    name: str = "det_box_probability_map"

@@ -203,6 +203,11 @@ register(MethodSpec("det_class_probability_map", "whitebox", ("detection",),
                      "box_iou"),
                     aliases=("detclassprobabilitymap", "class_probability_map"), auto_rank=0,
                     auto_reason="the graph has an SSD-style class head"))  # fmt: skip
+register(MethodSpec("det_box_probability_map", "whitebox", ("detection",),
+                    _lazy("..detection.whitebox", {"detection": "DetBoxProbabilityMap"}),
+                    "per-box maps: each box's own anchors' class probabilities at every scale, inside the graph",
+                    ("target_layer", "class_output", "activation", "reduce_anchors", "combine_scales", "box_iou"),
+                    aliases=("detboxprobabilitymap", "box_probability_map")))  # fmt: skip
 register(MethodSpec("rise", "blackbox", ("classification", "detection", "segmentation", "scalar"),
                     _lazy(".rise", {"classification": "RISE", "detection": "DRISE"}),
                     "RISE (D-RISE for boxes): randomly masked copies weighted by the target's score",
