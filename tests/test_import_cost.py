@@ -22,7 +22,8 @@ import saliencykit
 # import costs of seconds together; none of them is needed to import the package or print the CLI's help
 HEAVY = ("openvino", "cv2", "scipy", "torch", "matplotlib", "jinja2", "PIL", "skimage", "ray")
 
-# what `saliencykit` offers (everything it offered before its imports became lazy, and the names added since) ("class", "function", "module")
+# what `saliencykit` offers: everything it offered before its imports became lazy, and the names added since;
+# name -> kind ("class", "function", "module")
 PUBLIC = {
     **dict.fromkeys(
         (
