@@ -20,6 +20,7 @@ from .images import as_images
 from .insertion import insert_whitebox
 from .methods import BlackBoxMethod, WhiteBoxMethod, registry
 from .methods.base import SALIENCY_OUTPUT
+from .model import check_precision
 from .pipeline import ModelSource, Pipeline
 from .preprocess import Postprocess, Preprocess
 from .tasks import TASKS as TASK_REGISTRY
@@ -51,6 +52,7 @@ class Explainer:
         label_names: class names, so targets can be given by name and files are named by label.
         task: ``"classification"`` or ``"detection"`` (:mod:`saliencykit.tasks`); task options (detection:
             ``class_output``) are further keywords.
+        precision: inference precision, ``"f32"`` (default), ``"bf16"`` or ``"f16"`` (:class:`Pipeline`).
     """
 
     def __init__(
@@ -69,8 +71,10 @@ class Explainer:
         input_shape: Sequence[int] | None = None,
         batch_size: int | None = None,
         task: str = "classification",
+        precision: str = "f32",
         **task_options: Any,
     ) -> None:
+        check_precision(precision)  # before the task loads the model
         self.task_object: Task = get_task(task, **task_options)
         self.task = task
         if mode not in MODES:
@@ -82,6 +86,7 @@ class Explainer:
             "example_input": example_input,
             "input_shape": input_shape,
             "batch_size": batch_size,
+            "precision": precision,
         }
         self.pipeline: Pipeline = self.task_object.pipeline(model, preprocess, postprocess, settings)
         self.mode = mode
@@ -112,6 +117,7 @@ class Explainer:
             "label_names": pipeline.label_names,
             "input_name": pipeline.input_name,
             "batch_size": pipeline.batch_size,
+            "precision": pipeline.precision,
             "task": self.task,
             **self.task_object.rebuild_options(),
         }

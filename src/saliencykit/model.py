@@ -12,7 +12,7 @@ import numpy as np
 import openvino as ov
 import openvino.properties.hint as hints
 
-from .errors import ModelInputError, ModelLoadError
+from .errors import ModelInputError, ModelLoadError, OptionError
 from .graph.batch import make_batch_dynamic, set_batch
 from .graph.edit import first_line
 from .graph.query import select_input
@@ -21,6 +21,8 @@ from .stderr import captured_stderr
 log = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".tflite")
+#: the inference precisions ``precision=`` takes (CLI: ``--precision``); f32 is the default
+PRECISIONS = ("f32", "bf16", "f16")
 
 _core_lock = threading.Lock()
 _core: ov.Core | None = None
@@ -101,6 +103,20 @@ def _openvino_reason(text: str) -> str:
     return ""
 
 
+def check_precision(precision: object) -> str:
+    """``precision`` when it is one of :data:`PRECISIONS`; else an :class:`OptionError` naming them.
+
+    The one check every entry point (``ModelRunner``, ``Pipeline``, ``Explainer``, the audit, the CLI) relies on.
+    """
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        allowed = ", ".join(f"'{p}'" for p in PRECISIONS)
+        raise OptionError(
+            f"precision={precision!r}: use one of {allowed} (CLI: --precision {'|'.join(PRECISIONS)}); "
+            "f32 is exact, bf16/f16 are faster on processors that support them."
+        )
+    return precision
+
+
 def is_torch_module(obj: object) -> bool:
     """Whether ``obj`` is a ``torch.nn.Module``, told without importing torch."""
     return any(cls.__module__.startswith("torch.nn") and cls.__name__ == "Module" for cls in type(obj).__mro__)
@@ -139,6 +155,10 @@ class ModelRunner:
     ``precision="f32"`` is the default: OpenVINO's CPU default is bf16 where the processor supports it, which
     moves logits enough to change a saliency ranking.
 
+    A single sample sent to a dynamic-batch model runs on a second compilation of the model for a batch of
+    exactly 1 (compiled at the first such call): the CPU plugin runs static shapes faster, and one image at a
+    time is the common interactive call (``bench/whitebox.py`` measures it).
+
     ``fixed_batch=True`` compiles the model for batches of exactly ``chunk_size`` (the last chunk is padded):
     for callers that always send many samples, such as black-box methods. Static shapes let the CPU plugin
     plan memory once (``bench/blackbox.py`` measures the gain). Models whose batch cannot be fixed keep the
@@ -156,12 +176,12 @@ class ModelRunner:
         precision: str = "f32",
         fixed_batch: bool = False,
     ) -> None:
-        if precision not in ("f32", "bf16", "f16"):
-            raise ModelInputError(f"precision='{precision}': use 'f32', 'bf16' or 'f16'.")
+        self.precision = check_precision(precision)
         if performance not in ("latency", "throughput"):
             raise ModelInputError(f"performance='{performance}': use 'latency' or 'throughput'.")
         model = model.clone()  # reshaping below must not change the caller's model
         static_shape = select_input(model, input_name).get_partial_shape()
+        self._input_arg = input_name
         self.chunk_size = max(1, int(chunk_size))
         self.fixed_batch = self.chunk_size if fixed_batch and set_batch(model, input_name, self.chunk_size) else None
         if fixed_batch and not self.fixed_batch:
@@ -217,6 +237,23 @@ class ModelRunner:
         ]
         self._request = self.compiled.create_infer_request()
         self._queue: ov.AsyncInferQueue | None = None
+        self._single: tuple[ov.InferRequest, list[ov.ConstOutput]] | None = None
+        self._single_tried = False
+
+    def _single_sample(self) -> tuple[ov.InferRequest, list[ov.ConstOutput]] | None:
+        """A request (and its output ports) of the model compiled for a batch of exactly 1, made at the first
+        single-sample call; None when the batch cannot be fixed or that compilation fails (the dynamic one serves)."""
+        if not self._single_tried:
+            self._single_tried = True
+            model = self.model.clone()
+            if set_batch(model, self._input_arg, 1):
+                try:
+                    compiled = core().compile_model(model, self._device, self._config)
+                except Exception as exc:  # the dynamic compilation works: keep using it
+                    log.info("no static single-sample compilation: %s", first_line(exc))
+                else:
+                    self._single = (compiled.create_infer_request(), list(compiled.outputs))
+        return self._single
 
     def _fall_back_to_static_batch(self) -> None:
         """The model accepted a dynamic batch in shape inference but hard-codes it inside: undo, one per request."""
@@ -277,6 +314,11 @@ class ModelRunner:
         if self.fixed_batch:
             return self._infer_fixed(batch, extra)
         chunk = self.chunk_size if self.dynamic_batch else 1
+        single = self._single_sample() if batch.shape[0] == 1 and self.dynamic_batch else None
+        if single is not None:
+            request, ports = single
+            result = request.infer(self._inputs(batch, extra))
+            return [np.array(result[o]) for o in ports]
         if batch.shape[0] <= chunk:
             result = self._request.infer(self._inputs(batch, extra))
             return [np.array(result[o]) for o in self.compiled.outputs]

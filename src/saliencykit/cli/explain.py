@@ -169,6 +169,7 @@ def explain(
             target_layer=target_layer,
             label_names=label_names,
             input_name=options.input_name,
+            precision=options.precision,
         )
         parsed_targets = check_targets(parsed_targets, explainer.pipeline.num_classes, explainer.label_names, targets)
         err.print(f"method: {escape(explainer.method_description)}", highlight=False)
