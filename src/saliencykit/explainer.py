@@ -261,7 +261,7 @@ class Explainer:
     def _explain_whitebox(self, images: list[np.ndarray], targets: Any, keep_image: bool) -> list[Explanation]:
         task = self.task_object
         start = time.perf_counter()
-        pixels = np.stack([self.pipeline.pixels(im) for im in images])
+        pixels = self.pipeline.pixel_batch(images)
         assert self._runner is not None
         outputs = self.pipeline.run(self._runner, pixels)
         saliency = outputs[self._map_index]

@@ -247,6 +247,18 @@ class Pipeline:
             return self.preprocess.resize_image(image, name)
         return check_image(image, name).astype(np.float32)
 
+    def pixel_batch(self, images: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
+        """:meth:`pixels` of each image as one float32 N x H x W x 3 batch (opaque preprocessing: the images must
+        then share a size). With a :class:`Preprocess` each resized image is written into the batch once."""
+        names = list(names) if names is not None else ["image"] * len(images)
+        preprocess = self.preprocess
+        if not isinstance(preprocess, Preprocess):
+            return np.stack([self.pixels(im, name) for im, name in zip(images, names)])
+        batch = np.empty((len(images), *preprocess.hw, 3), np.float32)
+        for i, (image, name) in enumerate(zip(images, names)):
+            batch[i] = preprocess.resize_image(image, name, dtype=None)
+        return batch
+
     def _model_input(self, pixel_batch: np.ndarray) -> np.ndarray:
         if isinstance(self.preprocess, Preprocess):
             return pixel_batch
@@ -347,7 +359,7 @@ class Pipeline:
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class scores (N, C) for RGB uint8 images."""
         names = [f"image {i}" for i in range(len(images))]
-        pixels = [self.pixels(im, name) for im, name in zip(images, names)]
         if self.declarative:
-            return self.predict_pixels(np.stack(pixels), names)
+            return self.predict_pixels(self.pixel_batch(images, names), names)
+        pixels = [self.pixels(im, name) for im, name in zip(images, names)]
         return np.concatenate([self.predict_pixels(p[None], [n]) for p, n in zip(pixels, names)])  # sizes may differ
