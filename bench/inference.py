@@ -1,13 +1,15 @@
-"""Plain inference on the demo model: latency vs throughput hint, f32 vs bf16, single image vs batches.
+"""Plain inference on the demo model: latency vs throughput hint, f32 vs bf16, single image vs batches, and the
+static batch-1 compilation ``ModelRunner`` uses for single samples vs its dynamic-batch one.
 
-Why ModelRunner defaults to the latency hint and f32: this prints the measured ratios.
+Why ModelRunner defaults to the latency hint and f32, and compiles single samples separately: this prints the
+measured ratios (the last rows are medians of per-pair ratios, timed alternately under the same load).
 Usage: python bench/inference.py
 """
 
 from __future__ import annotations
 
 import numpy as np
-from _common import median_seconds, row
+from _common import median_seconds, paired_seconds, row
 
 import saliencykit as sk
 
@@ -28,6 +30,15 @@ def main() -> None:
     base = results[("latency", "f32")]
     for key, (single, batch) in results.items():
         row(f"ratio {key[0]}/{key[1]} ÷ latency/f32", f"{single / base[0]:.2f}", f"{batch / base[1]:.2f}")
+    row("1 image, paired", "first ms", "second ms", "second÷first")
+    f32, bf16 = (sk.ModelRunner(model, precision=p) for p in ("f32", "bf16"))
+    a, b, ratio = paired_seconds(lambda: f32(x1), lambda: bf16(x1), repeat=40)
+    row("f32 then bf16 (static batch-1 path)", f"{a * 1e3:.2f}", f"{b * 1e3:.2f}", f"{ratio:.2f}")
+    for precision in ("f32", "bf16"):
+        static, dynamic = (sk.ModelRunner(model, precision=precision) for _ in range(2))
+        dynamic._single_tried = True  # never compile the batch-1 twin: single samples use the dynamic compilation
+        a, b, ratio = paired_seconds(lambda s=static: s(x1), lambda d=dynamic: d(x1), repeat=40)
+        row(f"{precision}: static batch-1 then dynamic batch", f"{a * 1e3:.2f}", f"{b * 1e3:.2f}", f"{ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -197,6 +197,9 @@ class ModelRunner:
         self.input_shape = port.get_partial_shape()
         self.input_type = port.get_element_type().to_dtype()
         self.constant_inputs = dict(constant_inputs or {})
+        #: synchronous calls read a one-input model's batch in place (``check_batch`` made it contiguous, of the
+        #: input's type); other inputs' values come as given and are copied
+        self._share = len(self.model.inputs) == 1
         extra = [i.get_any_name() for n, i in enumerate(self.model.inputs) if n != self.input_index]
         missing = [n for n in extra if n not in self.constant_inputs]
         if missing:
@@ -317,10 +320,10 @@ class ModelRunner:
         single = self._single_sample() if batch.shape[0] == 1 and self.dynamic_batch else None
         if single is not None:
             request, ports = single
-            result = request.infer(self._inputs(batch, extra))
+            result = request.infer(self._inputs(batch, extra), share_inputs=self._share)
             return [np.array(result[o]) for o in ports]
         if batch.shape[0] <= chunk:
-            result = self._request.infer(self._inputs(batch, extra))
+            result = self._request.infer(self._inputs(batch, extra), share_inputs=self._share)
             return [np.array(result[o]) for o in self.compiled.outputs]
         return self._infer_async(batch, chunk, extra)
 
