@@ -51,9 +51,9 @@ def test_precision_reaches_the_compiled_models(precision, demo_model, photos):
     assert explainer.pipeline.precision == precision
     assert _hint(explainer._runner.compiled) == _expected(precision)  # the explain graph
     pipeline = explainer.pipeline
-    pipeline.predict([photos["chelsea"]])  # compiles the plain graph and its single-sample twin
+    pipeline.predict([photos["chelsea"], photos["coffee"]])  # the plain graph, batch-1 and dynamic-batch
     assert _hint(pipeline._plain_runner.compiled) == _expected(precision)
-    assert _hint(pipeline._plain_runner._single[0].get_compiled_model()) == _expected(precision)
+    assert _hint(pipeline._plain_runner._batched[0]) == _expected(precision)
     score = pipeline.blend_scorer(pipeline.pixels(photos["chelsea"]), pipeline.fill)  # black-box in-graph blend
     assert score is not None and _hint(pipeline._blend_runner.compiled) == _expected(precision)
     assert explainer.options()["precision"] == precision  # with_model() and Ray workers rebuild with it
@@ -141,9 +141,11 @@ def _dynamic_classifier() -> ov.Model:
 def test_one_sample_runs_on_a_static_compilation_with_the_batch_results():
     runner = ModelRunner(_dynamic_classifier())
     batch = np.random.default_rng(0).random((3, 16, 16, 3), dtype=np.float32)
-    together = runner(batch)
     alone = np.concatenate([runner(batch[i : i + 1]) for i in range(3)])
+    assert runner.compiled.inputs[0].get_partial_shape() == ov.PartialShape([1, 16, 16, 3])
+    assert runner._batched is None  # no batch yet: the dynamic-batch compilation is not made
+    together = runner(batch)
     np.testing.assert_allclose(alone, together, rtol=1e-6, atol=1e-6)
-    assert runner._single is not None
-    assert runner._single[0].get_compiled_model().inputs[0].get_partial_shape() == ov.PartialShape([1, 16, 16, 3])
-    assert runner.compiled.inputs[0].get_partial_shape()[0].is_dynamic  # batches still use the dynamic one
+    assert runner._batched is not None and runner._batched[0].inputs[0].get_partial_shape()[0].is_dynamic
+    big = np.random.default_rng(1).random((40, 16, 16, 3), dtype=np.float32)  # several chunks, asynchronously
+    np.testing.assert_allclose(runner(big)[:3], runner(big[:3]), rtol=1e-6, atol=1e-6)

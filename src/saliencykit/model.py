@@ -155,9 +155,9 @@ class ModelRunner:
     ``precision="f32"`` is the default: OpenVINO's CPU default is bf16 where the processor supports it, which
     moves logits enough to change a saliency ranking.
 
-    A single sample sent to a dynamic-batch model runs on a second compilation of the model for a batch of
-    exactly 1 (compiled at the first such call): the CPU plugin runs static shapes faster, and one image at a
-    time is the common interactive call (``bench/whitebox.py`` measures it).
+    A dynamic-batch model is compiled first for a batch of exactly 1, which serves single samples (the CPU plugin
+    runs static shapes faster, and one image at a time is the common call: ``bench/inference.py``); the
+    dynamic-batch compilation is made at the first call with several samples.
 
     ``fixed_batch=True`` compiles the model for batches of exactly ``chunk_size`` (the last chunk is padded):
     for callers that always send many samples, such as black-box methods. Static shapes let the CPU plugin
@@ -221,8 +221,33 @@ class ModelRunner:
         self._compile()
 
     def _compile(self) -> None:
+        """Compile what serves single samples: a dynamic-batch model's twin fixed to a batch of 1, else the model.
+
+        The dynamic-batch compilation, for several samples at once, is made at the first such batch.
+        """
+        single = None
+        if self.dynamic_batch:
+            single = self.model.clone()
+            if not set_batch(single, self._input_arg, 1):
+                single = None
+        compiled = None
+        if single is not None:
+            try:
+                compiled = core().compile_model(single, self._device, self._config)
+            except Exception as exc:  # the dynamic compilation below says what is wrong, or serves every batch
+                log.info("no batch-1 compilation: %s", first_line(exc))
+        self.compiled = compiled if compiled is not None else self._compile_model(self.model)
+        self.output_names = [
+            o.get_any_name() if o.get_names() else f"output{n}" for n, o in enumerate(self.compiled.outputs)
+        ]
+        self._request = self.compiled.create_infer_request()
+        #: the compilation (and a request) for batches of several samples: this one unless a batch-1 twin serves
+        self._batched = None if compiled is not None else (self.compiled, self._request)
+        self._queue: ov.AsyncInferQueue | None = None
+
+    def _compile_model(self, model: ov.Model) -> ov.CompiledModel:
         try:
-            self.compiled = core().compile_model(self.model, self._device, self._config)
+            return core().compile_model(model, self._device, self._config)
         except Exception as exc:
             available = core().available_devices
             if self._device.split(":")[0].split(".")[0].upper() not in {d.split(".")[0] for d in available} | {
@@ -235,28 +260,13 @@ class ModelRunner:
                     f"{', '.join(available)}. Use device='CPU'."
                 ) from None
             raise ModelLoadError(f"model could not be compiled for {self._device}: {first_line(exc)}") from None
-        self.output_names = [
-            o.get_any_name() if o.get_names() else f"output{n}" for n, o in enumerate(self.compiled.outputs)
-        ]
-        self._request = self.compiled.create_infer_request()
-        self._queue: ov.AsyncInferQueue | None = None
-        self._single: tuple[ov.InferRequest, list[ov.ConstOutput]] | None = None
-        self._single_tried = False
 
-    def _single_sample(self) -> tuple[ov.InferRequest, list[ov.ConstOutput]] | None:
-        """A request (and its output ports) of the model compiled for a batch of exactly 1, made at the first
-        single-sample call; None when the batch cannot be fixed or that compilation fails (the dynamic one serves)."""
-        if not self._single_tried:
-            self._single_tried = True
-            model = self.model.clone()
-            if set_batch(model, self._input_arg, 1):
-                try:
-                    compiled = core().compile_model(model, self._device, self._config)
-                except Exception as exc:  # the dynamic compilation works: keep using it
-                    log.info("no static single-sample compilation: %s", first_line(exc))
-                else:
-                    self._single = (compiled.create_infer_request(), list(compiled.outputs))
-        return self._single
+    def _batched_model(self) -> tuple[ov.CompiledModel, ov.InferRequest]:
+        """The compilation for several samples per request, made at the first call that needs it."""
+        if self._batched is None:
+            compiled = self._compile_model(self.model)
+            self._batched = (compiled, compiled.create_infer_request())
+        return self._batched
 
     def _fall_back_to_static_batch(self) -> None:
         """The model accepted a dynamic batch in shape inference but hard-codes it inside: undo, one per request."""
@@ -316,16 +326,19 @@ class ModelRunner:
     def _infer(self, batch: np.ndarray, extra: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         if self.fixed_batch:
             return self._infer_fixed(batch, extra)
+        if batch.shape[0] == 1:
+            return self._infer_sync(self.compiled, self._request, batch, extra)
         chunk = self.chunk_size if self.dynamic_batch else 1
-        single = self._single_sample() if batch.shape[0] == 1 and self.dynamic_batch else None
-        if single is not None:
-            request, ports = single
-            result = request.infer(self._inputs(batch, extra), share_inputs=self._share)
-            return [np.array(result[o]) for o in ports]
+        compiled, request = self._batched_model()
         if batch.shape[0] <= chunk:
-            result = self._request.infer(self._inputs(batch, extra), share_inputs=self._share)
-            return [np.array(result[o]) for o in self.compiled.outputs]
-        return self._infer_async(batch, chunk, extra)
+            return self._infer_sync(compiled, request, batch, extra)
+        return self._infer_async(compiled, batch, chunk, extra)
+
+    def _infer_sync(
+        self, compiled: ov.CompiledModel, request: ov.InferRequest, batch: np.ndarray, extra: Mapping[str, np.ndarray]
+    ) -> list[np.ndarray]:
+        result = request.infer(self._inputs(batch, extra), share_inputs=self._share)
+        return [np.array(result[o]) for o in compiled.outputs]
 
     def _infer_fixed(self, batch: np.ndarray, extra: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """A model compiled for exactly ``chunk_size`` samples: pad the last chunk, drop its padded outputs."""
@@ -335,20 +348,21 @@ class ModelRunner:
         if short:
             batch = np.concatenate([batch, np.repeat(batch[-1:], short, axis=0)])
         if batch.shape[0] == chunk:
-            result = self._request.infer(self._inputs(batch, extra))
-            outputs = [np.array(result[o]) for o in self.compiled.outputs]
+            outputs = self._infer_sync(self.compiled, self._request, batch, extra)
         else:
-            outputs = self._infer_async(batch, chunk, extra)
+            outputs = self._infer_async(self.compiled, batch, chunk, extra)
         return [o[:n] for o in outputs]
 
-    def _infer_async(self, batch: np.ndarray, chunk: int, extra: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def _infer_async(
+        self, compiled: ov.CompiledModel, batch: np.ndarray, chunk: int, extra: Mapping[str, np.ndarray]
+    ) -> list[np.ndarray]:
         if self._queue is None:
-            jobs = max(2, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-            self._queue = ov.AsyncInferQueue(self.compiled, jobs)
+            jobs = max(2, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+            self._queue = ov.AsyncInferQueue(compiled, jobs)
         starts = range(0, batch.shape[0], chunk)
         parts: dict[int, list[np.ndarray]] = {}
         errors: list[BaseException] = []
-        outputs = self.compiled.outputs
+        outputs = compiled.outputs
 
         def done(request: ov.InferRequest, start: int) -> None:
             try:
