@@ -147,5 +147,7 @@ def test_one_sample_runs_on_a_static_compilation_with_the_batch_results():
     together = runner(batch)
     np.testing.assert_allclose(alone, together, rtol=1e-6, atol=1e-6)
     assert runner._batched is not None and runner._batched[0].inputs[0].get_partial_shape()[0].is_dynamic
+    many = ModelRunner(_dynamic_classifier(), performance="throughput")  # for batches: one dynamic compilation
+    assert many.compiled.inputs[0].get_partial_shape()[0].is_dynamic and many._batched[0] is many.compiled
     big = np.random.default_rng(1).random((40, 16, 16, 3), dtype=np.float32)  # several chunks, asynchronously
     np.testing.assert_allclose(runner(big)[:3], runner(big[:3]), rtol=1e-6, atol=1e-6)

@@ -155,9 +155,9 @@ class ModelRunner:
     ``precision="f32"`` is the default: OpenVINO's CPU default is bf16 where the processor supports it, which
     moves logits enough to change a saliency ranking.
 
-    A dynamic-batch model is compiled first for a batch of exactly 1, which serves single samples (the CPU plugin
-    runs static shapes faster, and one image at a time is the common call: ``bench/inference.py``); the
-    dynamic-batch compilation is made at the first call with several samples.
+    With the latency hint a dynamic-batch model is compiled first for a batch of exactly 1, which serves single
+    samples (the CPU plugin runs static shapes faster, and one image at a time is the common call:
+    ``bench/inference.py``); the dynamic-batch compilation is made at the first call with several samples.
 
     ``fixed_batch=True`` compiles the model for batches of exactly ``chunk_size`` (the last chunk is padded):
     for callers that always send many samples, such as black-box methods. Static shapes let the CPU plugin
@@ -179,6 +179,7 @@ class ModelRunner:
         self.precision = check_precision(precision)
         if performance not in ("latency", "throughput"):
             raise ModelInputError(f"performance='{performance}': use 'latency' or 'throughput'.")
+        self.performance = performance
         model = model.clone()  # reshaping below must not change the caller's model
         static_shape = select_input(model, input_name).get_partial_shape()
         self._input_arg = input_name
@@ -226,7 +227,7 @@ class ModelRunner:
         The dynamic-batch compilation, for several samples at once, is made at the first such batch.
         """
         single = None
-        if self.dynamic_batch:
+        if self.dynamic_batch and self.performance == "latency":  # the throughput hint is for batches
             single = self.model.clone()
             if not set_batch(single, self._input_arg, 1):
                 single = None
