@@ -1,20 +1,27 @@
-"""White-box explain cost on the demo model, measured side by side in one run.
+"""White-box explain cost on the demo model, against openvino-xai 1.1 at the same inference precision.
 
-Prints per image: plain inference (resize + inference + softmax), explain (targets top:1, map resized to
-the photo) and their ratio — for ReciproCAM's one-pass path, for the general path forced at the default
-(7 x 7) layer, for the general path at an earlier 14 x 14 layer, and for openvino-xai 1.1 when its side
-environment exists (`make bench-oxai`).
-Usage: python bench/whitebox.py [--repeat 20]
+Plain inference = resize + inference + softmax of one photo (ours: ``Pipeline.predict``; openvino-xai: its
+``preprocess_fn`` and the compiled model); explain = targets top:1 with the map resized to the photo.
+
+Part 1, at f32 and at bf16 on both sides: ReciproCAM (our default one-pass path) against openvino-xai 1.1's
+ReciproCAM, when its side environment exists (`make bench-oxai`). openvino-xai runs in a server process
+(`oxai_whitebox.py`) that times one plain call and one explanation of a photo, then this process times its own
+two: every ratio is a median of per-pair ratios measured under the same machine load.
+Part 2, at f32: our general path at the default (7 x 7) layer and at an earlier 14 x 14 layer (``--general``).
+Usage: python bench/whitebox.py [--repeat 20] [--precisions f32,bf16] [--general]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
-from _common import paired_seconds, row, run_oxai
+from _common import BENCH, OXAI_PYTHON, paired_seconds, row
 
 import saliencykit as sk
 
@@ -39,43 +46,120 @@ def per_image(plain, explain, photos, repeat) -> tuple[float, float, float]:
     return tuple(float(v) for v in np.median(results, axis=0))
 
 
+def explain_with(explainer):
+    return lambda im: [e.map(t, size=im.shape[:2]) for e in [explainer(im, targets="top:1")] for t in e.targets]
+
+
+class OxaiServer:
+    """openvino-xai's side of the pairs: ``oxai_whitebox.py`` serving one plain + one explain timing per request."""
+
+    def __init__(self, photos_npz: Path, precision: str) -> None:
+        command = [str(OXAI_PYTHON), str(BENCH / "oxai_whitebox.py"), str(sk.demo.model_path()), str(photos_npz)]
+        self.process = subprocess.Popen(
+            [*command, precision], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        self.info = self._read()
+
+    def _read(self) -> dict:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"openvino-xai server ended (exit code {self.process.wait()})")
+        return json.loads(line)
+
+    def time(self, index: int) -> tuple[float, float]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{index}\n")
+        self.process.stdin.flush()
+        reply = self._read()
+        return reply["plain"], reply["explain"]
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def same_precision(precision: str, photos: list[np.ndarray], npz: Path | None, repeat: int) -> None:
+    """Rows of ours and openvino-xai's plain/explain at ``precision``, paired call by call."""
+    pipeline = sk.demo.pipeline(precision=precision)
+    explainer = sk.demo.explainer(precision=precision)
+    explain = explain_with(explainer)
+
+    def plain(im):
+        return pipeline.predict([im])
+
+    if npz is None:
+        plain_s, seconds, ratio = per_image(plain, explain, photos, repeat)
+        row(f"ours ReciproCAM one-pass, {precision}", f"{plain_s * 1e3:.2f}", f"{seconds * 1e3:.2f}", f"{ratio:.2f}")
+        return
+    server = OxaiServer(npz, precision)
+    per_photo = []
+    try:
+        for index, image in enumerate(photos):
+            for _ in range(2):
+                plain(image)
+                explain(image)
+            pairs = []
+            for _ in range(repeat):
+                their_plain, their_explain = server.time(index)
+                start = time.perf_counter()
+                plain(image)
+                middle = time.perf_counter()
+                explain(image)
+                pairs.append((middle - start, time.perf_counter() - middle, their_plain, their_explain))
+            a = np.array(pairs)
+            per_photo.append(
+                [
+                    *np.median(a, axis=0),
+                    np.median(a[:, 1] / a[:, 0]),  # ours explain ÷ ours plain
+                    np.median(a[:, 3] / a[:, 2]),  # theirs explain ÷ theirs plain
+                    np.median(a[:, 0] / a[:, 2]),  # plain: ours ÷ theirs
+                    np.median(a[:, 1] / a[:, 3]),  # explain: ours ÷ theirs
+                ]
+            )
+    finally:
+        server.close()
+    m = np.median(np.array(per_photo), axis=0)
+    ran = server.info.get("precision", "?")
+    row(f"ours ReciproCAM one-pass, {precision}", f"{m[0] * 1e3:.2f}", f"{m[1] * 1e3:.2f}", f"{m[4]:.2f}")
+    row(f"openvino-xai 1.1 ReciproCAM, {precision}", f"{m[2] * 1e3:.2f}", f"{m[3] * 1e3:.2f}", f"{m[5]:.2f}")
+    row(f"ours ÷ openvino-xai, {precision} (paired)", f"{m[6]:.2f}", f"{m[7]:.2f}", "")
+    print(f"  (openvino-xai's compiled model reports INFERENCE_PRECISION_HINT {ran})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--precisions", default="f32,bf16")
+    parser.add_argument("--general", action="store_true", help="also time our general ReciproCAM path (f32)")
     args = parser.parse_args()
     photos = list(sk.demo.photos().values())
+    row("per image (median over the demo photos)", "plain ms", "explain ms", "explain÷plain")
+    with tempfile.TemporaryDirectory() as tmp:
+        npz: Path | None = Path(tmp) / "photos.npz"
+        np.savez(npz, **{f"{i:02d}": im for i, im in enumerate(photos)})
+        if not OXAI_PYTHON.exists():
+            print("openvino-xai side environment missing: run `make bench-oxai` to compare against it")
+            npz = None
+        for precision in args.precisions.split(","):
+            same_precision(precision, photos, npz, args.repeat)
+    if not args.general:
+        return
     pipeline = sk.demo.pipeline()
 
     def plain(im):
         return pipeline.predict([im])
 
-    def explain_with(explainer):
-        return lambda im: [e.map(t, size=im.shape[:2]) for e in [explainer(im, targets="top:1")] for t in e.targets]
-
     configurations = {
-        "ReciproCAM one-pass (default)": sk.demo.explainer(),
-        "ReciproCAM general path, 7x7 layer": sk.demo.explainer(method=sk.methods.ReciproCAM(one_pass=False)),
-        "ReciproCAM general path, 14x14 layer": sk.demo.explainer(
+        "ReciproCAM general path, 7x7 layer, f32": sk.demo.explainer(method=sk.methods.ReciproCAM(one_pass=False)),
+        "ReciproCAM general path, 14x14 layer, f32": sk.demo.explainer(
             method=sk.methods.ReciproCAM(target_layer=last_layer_with_grid(sk.demo.model(), 14))
         ),
     }
-    row("per image (median over the demo photos)", "plain ms", "explain ms", "explain÷plain")
-    ours = None
     for name, explainer in configurations.items():
         plain_s, seconds, ratio = per_image(plain, explain_with(explainer), photos, args.repeat)
-        ours = seconds if ours is None else ours
         row(name, f"{plain_s * 1e3:.2f}", f"{seconds * 1e3:.2f}", f"{ratio:.2f}")
-    with tempfile.TemporaryDirectory() as tmp:
-        np.savez(Path(tmp) / "photos.npz", **{f"{i:02d}": im for i, im in enumerate(photos)})
-        oxai = run_oxai("oxai_whitebox.py", str(sk.demo.model_path()), str(Path(tmp) / "photos.npz"), str(args.repeat))
-    if oxai:
-        row(
-            "openvino-xai 1.1 ReciproCAM",
-            f"{oxai['plain_s'] * 1e3:.2f}",
-            f"{oxai['explain_s'] * 1e3:.2f}",
-            f"{oxai['ratio']:.2f}",
-        )
-        row("ours ÷ openvino-xai (explain time)", "", "", f"{ours / oxai['explain_s']:.2f}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from .images import as_images
 from .insertion import insert_whitebox
 from .methods import BlackBoxMethod, WhiteBoxMethod, registry
 from .methods.base import SALIENCY_OUTPUT
+from .model import check_precision
 from .pipeline import ModelSource, Pipeline
 from .preprocess import Postprocess, Preprocess
 from .tasks import TASKS as TASK_REGISTRY
@@ -34,25 +35,31 @@ TASKS = tuple(TASK_REGISTRY)
 
 class Explainer:
     """Explain a model's predictions with saliency maps: a classifier's classes, a detector's boxes, a segmentation
-    model's regions, or any scalar a user's scorer reads from the outputs.
+        model's regions, or any scalar a user's scorer reads from the outputs.
 
-    >>> explainer = Explainer("model.xml", preprocess=Preprocess(size=224, mean=127.5, std=127.5))  # doctest: +SKIP
-    >>> explanation = explainer(image, targets=["Samoyed", 207])  # doctest: +SKIP
+        >>> explainer = Explainer("model.xml", preprocess=Preprocess(size=224, mean=127.5, std=127.5))  # doctest: +SKIP
+        >>> explanation = explainer(image, targets=["Samoyed", 207])  # doctest: +SKIP
 
-    Args:
-        model: an IR/ONNX/TFLite path, an ``ov.Model``, a ``torch.nn.Module``, or a Python callable
-            ``predict(pixel_batch) -> outputs`` (black-box only).
-        preprocess: a :class:`Preprocess` (embedded in the graph) or a callable ``image -> model input``.
-        postprocess: classification: ``"softmax"``, ``"sigmoid"``, ``"identity"`` or a callable on the model's
-            outputs; detection: a preset name (``"blazeface"``, ``"palm"``), an ``SSDPostprocess`` or a callable
-            ``outputs -> per-image detections``.
-        mode: ``"auto"`` (white-box when the graph allows, else black-box), ``"whitebox"`` or ``"blackbox"``.
-        method: a registered method name (``registry.help_text(task)`` lists them) or a method object.
-        target_layer: node name(s) for white-box methods (default: found automatically).
-        label_names: class names, so targets can be given by name and files are named by label.
-        task: ``"classification"``, ``"detection"``, ``"segmentation"`` or ``"scalar"`` (:mod:`saliencykit.tasks`);
-            task options are further keywords (detection: ``class_output``; segmentation: ``output``,
-            ``output_stride``, ``activation``, ``score``; scalar: ``scorer``, a function outputs -> scores).
+        Args:
+            model: an IR/ONNX/TFLite path, an ``ov.Model``, a ``torch.nn.Module``, or a Python callable
+                ``predict(pixel_batch) -> outputs`` (black-box only).
+            preprocess: a :class:`Preprocess` (embedded in the graph) or a callable ``image -> model input``.
+            postprocess: classification: ``"softmax"``, ``"sigmoid"``, ``"identity"`` or a callable on the model's
+                outputs; detection: a preset name (``"blazeface"``, ``"palm"``), an ``SSDPostprocess`` or a callable
+                ``outputs -> per-image detections``.
+            mode: ``"auto"`` (white-box when the graph allows, else black-box), ``"whitebox"`` or ``"blackbox"``.
+            method: a registered method name (``registry.help_text(task)`` lists them) or a method object.
+            target_layer: node name(s) for white-box methods (default: found automatically).
+            label_names: class names, so targets can be given by name and files are named by label.
+    <<<<<<< HEAD
+            task: ``"classification"``, ``"detection"``, ``"segmentation"`` or ``"scalar"`` (:mod:`saliencykit.tasks`);
+                task options are further keywords (detection: ``class_output``; segmentation: ``output``,
+                ``output_stride``, ``activation``, ``score``; scalar: ``scorer``, a function outputs -> scores).
+    =======
+            task: ``"classification"`` or ``"detection"`` (:mod:`saliencykit.tasks`); task options (detection:
+                ``class_output``) are further keywords.
+            precision: inference precision, ``"f32"`` (default), ``"bf16"`` or ``"f16"`` (:class:`Pipeline`).
+    >>>>>>> prec
     """
 
     def __init__(
@@ -71,8 +78,10 @@ class Explainer:
         input_shape: Sequence[int] | None = None,
         batch_size: int | None = None,
         task: str = "classification",
+        precision: str = "f32",
         **task_options: Any,
     ) -> None:
+        check_precision(precision)  # before the task loads the model
         self.task_object: Task = get_task(task, **task_options)
         self.task = task
         if mode not in MODES:
@@ -84,6 +93,7 @@ class Explainer:
             "example_input": example_input,
             "input_shape": input_shape,
             "batch_size": batch_size,
+            "precision": precision,
         }
         self.pipeline: Pipeline = self.task_object.pipeline(model, preprocess, postprocess, settings)
         self.mode = mode
@@ -114,6 +124,7 @@ class Explainer:
             "label_names": pipeline.label_names,
             "input_name": pipeline.input_name,
             "batch_size": pipeline.batch_size,
+            "precision": pipeline.precision,
             "task": self.task,
             **self.task_object.rebuild_options(),
         }
@@ -264,7 +275,7 @@ class Explainer:
     def _explain_whitebox(self, images: list[np.ndarray], targets: Any, keep_image: bool) -> list[Explanation]:
         task = self.task_object
         start = time.perf_counter()
-        pixels = np.stack([self.pipeline.pixels(im) for im in images])
+        pixels = self.pipeline.pixel_batch(images)
         assert self._runner is not None
         outputs = self.pipeline.run(self._runner, pixels)
         saliency = outputs[self._map_index]

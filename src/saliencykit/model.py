@@ -12,7 +12,7 @@ import numpy as np
 import openvino as ov
 import openvino.properties.hint as hints
 
-from .errors import ModelInputError, ModelLoadError
+from .errors import ModelInputError, ModelLoadError, OptionError
 from .graph.batch import make_batch_dynamic, set_batch
 from .graph.edit import first_line
 from .graph.query import select_input
@@ -21,6 +21,8 @@ from .stderr import captured_stderr
 log = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".tflite")
+#: the inference precisions ``precision=`` takes (CLI: ``--precision``); f32 is the default
+PRECISIONS = ("f32", "bf16", "f16")
 
 _core_lock = threading.Lock()
 _core: ov.Core | None = None
@@ -101,6 +103,20 @@ def _openvino_reason(text: str) -> str:
     return ""
 
 
+def check_precision(precision: object) -> str:
+    """``precision`` when it is one of :data:`PRECISIONS`; else an :class:`OptionError` naming them.
+
+    The one check every entry point (``ModelRunner``, ``Pipeline``, ``Explainer``, the audit, the CLI) relies on.
+    """
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        allowed = ", ".join(f"'{p}'" for p in PRECISIONS)
+        raise OptionError(
+            f"precision={precision!r}: use one of {allowed} (CLI: --precision {'|'.join(PRECISIONS)}); "
+            "f32 is exact, bf16/f16 are faster on processors that support them."
+        )
+    return precision
+
+
 def is_torch_module(obj: object) -> bool:
     """Whether ``obj`` is a ``torch.nn.Module``, told without importing torch."""
     return any(cls.__module__.startswith("torch.nn") and cls.__name__ == "Module" for cls in type(obj).__mro__)
@@ -139,6 +155,10 @@ class ModelRunner:
     ``precision="f32"`` is the default: OpenVINO's CPU default is bf16 where the processor supports it, which
     moves logits enough to change a saliency ranking.
 
+    With the latency hint a dynamic-batch model is compiled first for a batch of exactly 1, which serves single
+    samples (the CPU plugin runs static shapes faster, and one image at a time is the common call:
+    ``bench/inference.py``); the dynamic-batch compilation is made at the first call with several samples.
+
     ``fixed_batch=True`` compiles the model for batches of exactly ``chunk_size`` (the last chunk is padded):
     for callers that always send many samples, such as black-box methods. Static shapes let the CPU plugin
     plan memory once (``bench/blackbox.py`` measures the gain). Models whose batch cannot be fixed keep the
@@ -156,12 +176,13 @@ class ModelRunner:
         precision: str = "f32",
         fixed_batch: bool = False,
     ) -> None:
-        if precision not in ("f32", "bf16", "f16"):
-            raise ModelInputError(f"precision='{precision}': use 'f32', 'bf16' or 'f16'.")
+        self.precision = check_precision(precision)
         if performance not in ("latency", "throughput"):
             raise ModelInputError(f"performance='{performance}': use 'latency' or 'throughput'.")
+        self.performance = performance
         model = model.clone()  # reshaping below must not change the caller's model
         static_shape = select_input(model, input_name).get_partial_shape()
+        self._input_arg = input_name
         self.chunk_size = max(1, int(chunk_size))
         self.fixed_batch = self.chunk_size if fixed_batch and set_batch(model, input_name, self.chunk_size) else None
         if fixed_batch and not self.fixed_batch:
@@ -177,6 +198,9 @@ class ModelRunner:
         self.input_shape = port.get_partial_shape()
         self.input_type = port.get_element_type().to_dtype()
         self.constant_inputs = dict(constant_inputs or {})
+        #: synchronous calls read a one-input model's batch in place (``check_batch`` made it contiguous, of the
+        #: input's type); other inputs' values come as given and are copied
+        self._share = len(self.model.inputs) == 1
         extra = [i.get_any_name() for n, i in enumerate(self.model.inputs) if n != self.input_index]
         missing = [n for n in extra if n not in self.constant_inputs]
         if missing:
@@ -198,8 +222,33 @@ class ModelRunner:
         self._compile()
 
     def _compile(self) -> None:
+        """Compile what serves single samples: a dynamic-batch model's twin fixed to a batch of 1, else the model.
+
+        The dynamic-batch compilation, for several samples at once, is made at the first such batch.
+        """
+        single = None
+        if self.dynamic_batch and self.performance == "latency":  # the throughput hint is for batches
+            single = self.model.clone()
+            if not set_batch(single, self._input_arg, 1):
+                single = None
+        compiled = None
+        if single is not None:
+            try:
+                compiled = core().compile_model(single, self._device, self._config)
+            except Exception as exc:  # the dynamic compilation below says what is wrong, or serves every batch
+                log.info("no batch-1 compilation: %s", first_line(exc))
+        self.compiled = compiled if compiled is not None else self._compile_model(self.model)
+        self.output_names = [
+            o.get_any_name() if o.get_names() else f"output{n}" for n, o in enumerate(self.compiled.outputs)
+        ]
+        self._request = self.compiled.create_infer_request()
+        #: the compilation (and a request) for batches of several samples: this one unless a batch-1 twin serves
+        self._batched = None if compiled is not None else (self.compiled, self._request)
+        self._queue: ov.AsyncInferQueue | None = None
+
+    def _compile_model(self, model: ov.Model) -> ov.CompiledModel:
         try:
-            self.compiled = core().compile_model(self.model, self._device, self._config)
+            return core().compile_model(model, self._device, self._config)
         except Exception as exc:
             available = core().available_devices
             if self._device.split(":")[0].split(".")[0].upper() not in {d.split(".")[0] for d in available} | {
@@ -212,11 +261,13 @@ class ModelRunner:
                     f"{', '.join(available)}. Use device='CPU'."
                 ) from None
             raise ModelLoadError(f"model could not be compiled for {self._device}: {first_line(exc)}") from None
-        self.output_names = [
-            o.get_any_name() if o.get_names() else f"output{n}" for n, o in enumerate(self.compiled.outputs)
-        ]
-        self._request = self.compiled.create_infer_request()
-        self._queue: ov.AsyncInferQueue | None = None
+
+    def _batched_model(self) -> tuple[ov.CompiledModel, ov.InferRequest]:
+        """The compilation for several samples per request, made at the first call that needs it."""
+        if self._batched is None:
+            compiled = self._compile_model(self.model)
+            self._batched = (compiled, compiled.create_infer_request())
+        return self._batched
 
     def _fall_back_to_static_batch(self) -> None:
         """The model accepted a dynamic batch in shape inference but hard-codes it inside: undo, one per request."""
@@ -276,11 +327,19 @@ class ModelRunner:
     def _infer(self, batch: np.ndarray, extra: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         if self.fixed_batch:
             return self._infer_fixed(batch, extra)
+        if batch.shape[0] == 1:
+            return self._infer_sync(self.compiled, self._request, batch, extra)
         chunk = self.chunk_size if self.dynamic_batch else 1
+        compiled, request = self._batched_model()
         if batch.shape[0] <= chunk:
-            result = self._request.infer(self._inputs(batch, extra))
-            return [np.array(result[o]) for o in self.compiled.outputs]
-        return self._infer_async(batch, chunk, extra)
+            return self._infer_sync(compiled, request, batch, extra)
+        return self._infer_async(compiled, batch, chunk, extra)
+
+    def _infer_sync(
+        self, compiled: ov.CompiledModel, request: ov.InferRequest, batch: np.ndarray, extra: Mapping[str, np.ndarray]
+    ) -> list[np.ndarray]:
+        result = request.infer(self._inputs(batch, extra), share_inputs=self._share)
+        return [np.array(result[o]) for o in compiled.outputs]
 
     def _infer_fixed(self, batch: np.ndarray, extra: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """A model compiled for exactly ``chunk_size`` samples: pad the last chunk, drop its padded outputs."""
@@ -290,20 +349,21 @@ class ModelRunner:
         if short:
             batch = np.concatenate([batch, np.repeat(batch[-1:], short, axis=0)])
         if batch.shape[0] == chunk:
-            result = self._request.infer(self._inputs(batch, extra))
-            outputs = [np.array(result[o]) for o in self.compiled.outputs]
+            outputs = self._infer_sync(self.compiled, self._request, batch, extra)
         else:
-            outputs = self._infer_async(batch, chunk, extra)
+            outputs = self._infer_async(self.compiled, batch, chunk, extra)
         return [o[:n] for o in outputs]
 
-    def _infer_async(self, batch: np.ndarray, chunk: int, extra: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def _infer_async(
+        self, compiled: ov.CompiledModel, batch: np.ndarray, chunk: int, extra: Mapping[str, np.ndarray]
+    ) -> list[np.ndarray]:
         if self._queue is None:
-            jobs = max(2, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-            self._queue = ov.AsyncInferQueue(self.compiled, jobs)
+            jobs = max(2, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+            self._queue = ov.AsyncInferQueue(compiled, jobs)
         starts = range(0, batch.shape[0], chunk)
         parts: dict[int, list[np.ndarray]] = {}
         errors: list[BaseException] = []
-        outputs = self.compiled.outputs
+        outputs = compiled.outputs
 
         def done(request: ov.InferRequest, start: int) -> None:
             try:

@@ -23,7 +23,7 @@ from .graph.batch import reshape_input
 from .graph.blend import BASE_INPUT, IMAGE_INPUT, MASKS_INPUT, insert_mask_blend
 from .images import check_image
 from .labels import check_label_count
-from .model import ModelRunner, is_torch_module, load_model, select_input
+from .model import ModelRunner, check_precision, is_torch_module, load_model, select_input
 from .preprocess import Postprocess, Preprocess, apply_postprocess, resolve_postprocess
 
 ModelSource: TypeAlias = str | Path | ov.Model | Any
@@ -164,6 +164,9 @@ class Pipeline:
 
     ``model`` may also be a plain Python callable ``predict(pixel_batch) -> outputs``; it then receives the
     float32 pixel batch and only black-box methods can explain it.
+
+    ``precision``: the inference precision of every graph compiled for this pipeline, ``"f32"`` (default, exact),
+    ``"bf16"`` or ``"f16"`` (faster where the processor supports them; the README's "Precision" gives the figures).
     """
 
     def __init__(
@@ -178,7 +181,9 @@ class Pipeline:
         input_shape: Sequence[int] | None = None,
         batch_size: int = 16,
         task: str = "classification",
+        precision: str = "f32",
     ) -> None:
+        self.precision = check_precision(precision)
         if task not in TASKS:
             raise PreprocessError(f"task='{task}': use one of {', '.join(TASKS)}.")
         self.task = task
@@ -242,6 +247,18 @@ class Pipeline:
             return self.preprocess.resize_image(image, name)
         return check_image(image, name).astype(np.float32)
 
+    def pixel_batch(self, images: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
+        """:meth:`pixels` of each image as one float32 N x H x W x 3 batch (opaque preprocessing: the images must
+        then share a size). With a :class:`Preprocess` each resized image is written into the batch once."""
+        names = list(names) if names is not None else ["image"] * len(images)
+        preprocess = self.preprocess
+        if not isinstance(preprocess, Preprocess):
+            return np.stack([self.pixels(im, name) for im, name in zip(images, names)])
+        batch = np.empty((len(images), *preprocess.hw, 3), np.float32)
+        for i, (image, name) in enumerate(zip(images, names)):
+            batch[i] = preprocess.resize_image(image, name, dtype=None)
+        return batch
+
     def _model_input(self, pixel_batch: np.ndarray) -> np.ndarray:
         if isinstance(self.preprocess, Preprocess):
             return pixel_batch
@@ -255,7 +272,7 @@ class Pipeline:
             raise PreprocessError("this pipeline wraps a Python callable: there is no graph to compile.")
         if isinstance(self.preprocess, Preprocess):
             graph = self.preprocess.embed(graph, self.input_name)
-        return ModelRunner(graph, self.device, self.input_name, chunk_size=self.batch_size)
+        return ModelRunner(graph, self.device, self.input_name, chunk_size=self.batch_size, precision=self.precision)
 
     def run(self, runner: ModelRunner, pixel_batch: np.ndarray) -> list[np.ndarray]:
         """Every output of ``runner`` for a pixel batch."""
@@ -316,6 +333,7 @@ class Pipeline:
                 chunk_size=BLEND_CHUNK,
                 fixed_batch=True,
                 constant_inputs={IMAGE_INPUT: blank, BASE_INPUT: blank},
+                precision=self.precision,
             )
         runner = self._blend_runner
         image = np.ascontiguousarray(pixels, np.float32)[None]
@@ -341,7 +359,7 @@ class Pipeline:
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class scores (N, C) for RGB uint8 images."""
         names = [f"image {i}" for i in range(len(images))]
-        pixels = [self.pixels(im, name) for im, name in zip(images, names)]
         if self.declarative:
-            return self.predict_pixels(np.stack(pixels), names)
+            return self.predict_pixels(self.pixel_batch(images, names), names)
+        pixels = [self.pixels(im, name) for im, name in zip(images, names)]
         return np.concatenate([self.predict_pixels(p[None], [n]) for p, n in zip(pixels, names)])  # sizes may differ

@@ -203,13 +203,16 @@ class Preprocess:
             "layout": self.layout,
         }
 
-    def resize_image(self, image: np.ndarray, name: str = "image") -> np.ndarray:
-        """Resize an RGB uint8 image to ``size``; returns float32 H x W x 3 RGB pixel values (0..255)."""
+    def resize_image(self, image: np.ndarray, name: str = "image", dtype: Any = np.float32) -> np.ndarray:
+        """Resize an RGB uint8 image to ``size``; returns float32 H x W x 3 RGB pixel values (0..255).
+
+        ``dtype=None`` keeps the resized uint8 image, for a caller that writes it into a float32 batch itself.
+        """
         image = check_image(image, name)
         h, w = self.hw
         if image.shape[:2] != (h, w):
             image = cv2.resize(image, (w, h), interpolation=_RESIZE[self.resize])
-        return image.astype(np.float32)
+        return image if dtype is None else image.astype(dtype)
 
     def normalize(self, pixels: np.ndarray) -> np.ndarray:
         """Turn a float32 N x H x W x 3 RGB pixel batch into model input (numpy path of :meth:`embed`)."""

@@ -14,6 +14,7 @@ import numpy as np
 import openvino as ov
 
 from ..errors import SaliencyKitError
+from ..model import check_precision
 from .annotations import attach, digest, read_annotations
 from .cases import Thresholds
 from .dataset import CLASS_MAP_MODES, ClassMap, DatasetError
@@ -54,6 +55,7 @@ def audit(
     report: bool = True,
     executor: str = "local",
     address: str | None = None,
+    precision: str = "f32",
 ) -> AuditResult:
     """Audit a classifier on a labelled image set: predict, sort into cases, map, and write a browsable report.
 
@@ -92,6 +94,8 @@ def audit(
             :mod:`saliencykit.audit.ray_executor`). Either one resumes an audit the other started.
         address: the Ray cluster: ``"auto"`` (the cluster this machine is a node of) or the head's
             ``"host:port"``; default: ``RAY_ADDRESS`` or a new local Ray instance. Only with ``executor="ray"``.
+        precision: inference precision, ``"f32"`` (default), ``"bf16"`` or ``"f16"``; Ray workers use the same, and
+            a resumed audit must use the one it started with (a ready ``Explainer`` brings its own).
 
     Every option is checked before the model is loaded. Raises :class:`~saliencykit.audit.OutputError` when
     ``out`` is a file, not writable, the dataset or inside it (or holds the dataset in a folder the audit owns),
@@ -109,6 +113,7 @@ def audit(
     _check_executor(executor, address)  # a missing Ray fails at once too
     thresholds = _check_thresholds(thresholds)
     _check_options(mode, method, class_map, max_maps, top_k, batch_size, workers, max_side, alpha)
+    check_precision(precision)
     output = OutputOptions(colormap=colormap, alpha=alpha, max_side=max_side, raw=raw)
     if not Path(data).exists():
         raise DatasetError(f"{data}: no such folder or CSV file.")
@@ -121,7 +126,7 @@ def audit(
         objects = read_annotations(annotations, data_root)  # a malformed file fails before the model loads
     with output_lock(out):  # one audit per output folder at a time, from before --fresh deletes anything
         explainer = _explainer(
-            model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size
+            model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size, precision
         )
         dataset = read(data, explainer, class_map, out)
         annotated = None
@@ -156,6 +161,7 @@ def audit(
             "labels": _digest("\n".join(explainer.label_names or [])),
             "method": explainer.method.name,
             "target_layer": getattr(explainer.method, "target_layer", None),
+            "precision": explainer.pipeline.precision,
             "data": str(Path(data).resolve()),
             "class_map": ClassMap(class_map, explainer.label_names).describe(),
             "thresholds": thresholds.to_dict(),
@@ -257,7 +263,7 @@ def _check_executor(executor: str, address: str | None) -> None:
         raise SaliencyKitError(f"address='{address}' is the Ray cluster to use: give it with executor='ray'.")
 
 
-def _explainer(model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size):
+def _explainer(model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size, precision):
     from ..explainer import Explainer
 
     if isinstance(model, Explainer):
@@ -278,6 +284,7 @@ def _explainer(model, preprocess, postprocess, label_names, mode, method, target
         device=device,
         label_names=label_names,
         batch_size=batch_size,
+        precision=precision,
     )
 
 

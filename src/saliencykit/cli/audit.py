@@ -138,6 +138,7 @@ def audit(
         fresh=fresh,
         executor=executor,
         address=address,
+        precision=options.precision,
     )
     result = run_and_summarise(
         lambda progress: run_audit(source, data, out_dir, progress=progress, **settings), out_dir

@@ -80,7 +80,9 @@ def check_numbers(settings: dict, rise_masks: int) -> None:
     settings["score"] = values.choice("--score", settings["score"], ("probability", "logit"))
 
 
-def explainers(text: str, model: Any, preprocess: Any, label_names: Any, rise_masks: int, input_name: Any) -> dict:
+def explainers(
+    text: str, model: Any, preprocess: Any, label_names: Any, rise_masks: int, input_name: Any, precision: str = "f32"
+) -> dict:
     """One explainer per ``--methods`` name (``auto``: the Explainer's own choice), the controls as functions."""
     from ..explainer import Explainer
     from ..methods import RISE
@@ -92,7 +94,9 @@ def explainers(text: str, model: Any, preprocess: Any, label_names: Any, rise_ma
             methods["sobel (control)"] = sobel_map
             continue
         method = RISE(num_masks=rise_masks) if name == "rise" else (None if name == "auto" else name)
-        explainer = Explainer(model, preprocess, method=method, label_names=label_names, input_name=input_name)
+        explainer = Explainer(
+            model, preprocess, method=method, label_names=label_names, input_name=input_name, precision=precision
+        )
         methods[explainer.method.name if name == "auto" else name] = explainer
     return methods
 
@@ -211,8 +215,12 @@ def evaluate(
             raise SaliencyKitError("no metric left to run: the pointing game needs --boxes FILE.")
         source, preprocess, label_names = values.model_and_preprocess(model, options)
         graph = load_model(source)
-        pipeline = Pipeline(graph, preprocess, label_names=label_names, input_name=options.input_name)
-        chosen_methods = explainers(methods, graph, preprocess, label_names, rise_masks, options.input_name)
+        pipeline = Pipeline(
+            graph, preprocess, label_names=label_names, input_name=options.input_name, precision=options.precision
+        )
+        chosen_methods = explainers(
+            methods, graph, preprocess, label_names, rise_masks, options.input_name, options.precision
+        )
     loaded = {}
     for path in paths:
         try:

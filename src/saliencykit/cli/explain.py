@@ -280,6 +280,7 @@ def explain(
             label_names=label_names,
             input_name=options.input_name,
             task=task,
+            precision=options.precision,
             **task_options,
         )
         if task == "classification":

@@ -74,6 +74,7 @@ class ModelOptions:
     labels: Path | None = None
     input_name: str | None = None
     max_pixels: int | None = None
+    precision: str = "f32"
 
 
 _MODEL_OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -94,6 +95,14 @@ _MODEL_OPTIONS: dict[str, tuple[Any, Any]] = {
             None,
             "--max-pixels",
             help="Refuse images with more pixels than this (width x height); default: the reader's.",
+        ),
+    ),
+    "precision": (
+        str,
+        typer.Option(
+            "f32",
+            "--precision",
+            help="Inference precision: f32 (default, exact), bf16 or f16 (faster where the processor has them).",
         ),
     ),
 }

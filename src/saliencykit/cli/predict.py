@@ -34,7 +34,9 @@ def predict(
         values.check_positive("--max-pixels", options.max_pixels)
         paths = values.image_paths(images)
         source, preprocess, label_names = values.model_and_preprocess(model, options)
-        pipeline = Pipeline(source, preprocess, label_names=label_names, input_name=options.input_name)
+        pipeline = Pipeline(
+            source, preprocess, label_names=label_names, input_name=options.input_name, precision=options.precision
+        )
         num_classes = pipeline.num_classes
         if num_classes is not None and top_k > num_classes:
             raise TargetError(f"--top-k {top_k}: this model has {num_classes} classes; give 1..{num_classes}.")

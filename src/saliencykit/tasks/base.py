@@ -66,7 +66,7 @@ class Task:
 
     def pipeline(self, model: Any, preprocess: Any, postprocess: Any, settings: dict[str, Any]) -> Pipeline:
         """The pipeline for ``model``; ``settings``: device, label_names, input_name, example_input, input_shape,
-        batch_size (None: :attr:`default_batch_size`)."""
+        batch_size (None: :attr:`default_batch_size`), precision."""
         raise NotImplementedError
 
     def rebuild_options(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class ClassificationTask(Task):
             settings["example_input"],
             settings["input_shape"],
             batch_size,
+            precision=settings.get("precision", "f32"),
         )
         return self.pipeline_
 

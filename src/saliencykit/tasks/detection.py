@@ -135,7 +135,7 @@ class DetectionTask(Task):
         batch_size = settings["batch_size"] if settings["batch_size"] is not None else self.default_batch_size
         self.pipeline_ = Pipeline(
             source, preprocess, "identity", settings["device"], label_names, input_name, None, None, batch_size,
-            task="detection",
+            task="detection", precision=settings.get("precision", "f32"),
         )  # fmt: skip
         return self.pipeline_
 
@@ -179,7 +179,14 @@ class DetectionTask(Task):
         graph = pipeline.ov_model
         if isinstance(pipeline.preprocess, Preprocess) and pipeline.declarative:
             graph = pipeline.preprocess.embed(graph, pipeline.input_name)
-        return ModelRunner(graph, pipeline.device, pipeline.input_name, pipeline.batch_size, performance="throughput")
+        return ModelRunner(
+            graph,
+            pipeline.device,
+            pipeline.input_name,
+            pipeline.batch_size,
+            performance="throughput",
+            precision=pipeline.precision,
+        )
 
     def read(self, outputs: list[np.ndarray], names: Sequence[str]) -> list[Detections]:
         found = self.postprocess(outputs)

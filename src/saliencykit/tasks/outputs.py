@@ -44,7 +44,7 @@ class RawOutputsTask(Task):
         batch_size = settings["batch_size"] if settings["batch_size"] is not None else self.default_batch_size
         self.pipeline_ = Pipeline(
             source, preprocess, "identity", settings["device"], settings["label_names"], input_name, None, None,
-            batch_size, task=self.name,
+            batch_size, task=self.name, precision=settings.get("precision", "f32"),
         )  # fmt: skip
         return self.pipeline_
 
@@ -61,7 +61,12 @@ class RawOutputsTask(Task):
                 if isinstance(pipeline.preprocess, Preprocess) and pipeline.declarative:
                     graph = pipeline.preprocess.embed(graph, pipeline.input_name)
                 self._plain_runner = ModelRunner(
-                    graph, pipeline.device, pipeline.input_name, pipeline.batch_size, performance="throughput"
+                    graph,
+                    pipeline.device,
+                    pipeline.input_name,
+                    pipeline.batch_size,
+                    performance="throughput",
+                    precision=pipeline.precision,
                 )
             runner = self._plain_runner
         return pipeline.run(runner, pixels)
