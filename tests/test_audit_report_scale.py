@@ -89,6 +89,8 @@ def _with_focus(out: Path, summary: dict, images: list[dict]) -> tuple[dict, lis
     ]
     suspicious[0].update(border_mass=0.9, object_energy=None)
     suspicious[1].update(border_mass=0.2, object_energy=0.05)
+    # an image the rows do not hold (failed since): its link says so
+    suspicious.append({"key": "gone/x.jpg", "case": "", "label": "", "reasons": [], "border_mass": None})
     summary = {
         **summary,
         "class_maps": class_maps,
@@ -152,7 +154,10 @@ def test_focus_views_render_escaped(small):
     assert 'data-case="a_future_case"' in html and 'value="a_future_case"' in html  # an unknown case is filterable
     many = {**summary, "suspicious": summary["suspicious"] * (rp.SUSPICIOUS_SHOWN)}
     html = rp.render_report(many, rows)
-    assert html.count('class="jump"') == rp.SUSPICIOUS_SHOWN and f"and {rp.SUSPICIOUS_SHOWN} more" in html
+    assert (
+        html.count('class="jump"') == rp.SUSPICIOUS_SHOWN
+        and f"and {len(many['suspicious']) - rp.SUSPICIOUS_SHOWN} more" in html
+    )
     empty = rp.render_report({**summary, "class_maps": [], "suspicious": []}, rows)
     assert "No class maps" in empty and "None: no map looks off." in empty
 
@@ -211,6 +216,10 @@ def test_focus_views_in_the_browser(small, tmp_path):
         page.click(f"#suspicious a.jump[data-key='{rows[-1]['k']}']")  # a row from the last chunk
         target = page.query_selector("article.card.target")
         assert target and target.get_attribute("data-key") == rows[-1]["k"] and target.is_visible()
+
+        page.click("#suspicious a.jump[data-key='gone/x.jpg']")
+        assert "gone/x.jpg is not among the report's images" in page.text_content("#loading")
+        assert page.get_attribute("#loading", "class") == "warn" and page.is_visible("#loading")
 
         pictures = page.eval_on_selector_all("#class-maps img", "is => is.map(i => i.getAttribute('src'))")
         assert len(pictures) == 5 and "classes/c1%20%231_mean.png" in pictures
@@ -307,3 +316,20 @@ def test_a_100000_image_report_opens_in_under_3_seconds(tmp_path):
         page.fill("#f-text", "")
         assert page.text_content("#f-count") == f"{sum(e['ps'] >= 0.99 for e in images)} of {len(images)} images shown"
         assert page.problems == []
+
+
+def test_photo_paths_resolved_per_folder_match_report_source(tmp_path):
+    from saliencykit.audit.outputs import report_source
+
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    (tmp_path / "data" / "a b").mkdir(parents=True)
+    photos = [tmp_path / "data" / "a b" / "x#1.jpg", out / "in_out.jpg", out / "sub" / "y.jpg"]
+    for photo in photos:
+        photo.write_bytes(b"jpeg")
+    link = tmp_path / "data" / "link.jpg"
+    link.symlink_to(out / "sub" / "y.jpg")  # a symlinked file still resolves to where it points
+    (tmp_path / "linked").symlink_to(tmp_path / "data")  # so does a symlinked folder
+    for path in [*photos, link, tmp_path / "linked" / "a b" / "x#1.jpg", tmp_path / "data" / "gone.jpg"]:
+        assert rp._source(str(path), out) == report_source(path, out), path
+    assert rp._source(str(link), out) == "sub/y.jpg" and rp._source(str(photos[1]), out) == "in_out.jpg"

@@ -228,7 +228,16 @@
   document.querySelectorAll("a.jump").forEach(function (a) {
     a.addEventListener("click", function (e) {
       e.preventDefault();
-      if (!jump(a.getAttribute("data-key"))) { byId("loading").textContent = "Still loading rows: the card is shown once its row is in."; }
+      if (jump(a.getAttribute("data-key"))) { return; }
+      var line = byId("loading");
+      line.hidden = false;
+      if (loading) {
+        line.textContent = "Still loading rows: the card is shown once its row is in.";
+      } else {
+        pending = null;
+        line.className = "warn";
+        line.textContent = a.getAttribute("data-key") + " is not among the report's images (failed, skipped or removed since).";
+      }
     });
   });
 
