@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import posixpath
+import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -173,11 +173,11 @@ def _image_entry(row: dict[str, Any], out: Path) -> dict[str, Any]:
 def _source(path: str, out: Path) -> str:
     """``report_source`` of a photo, resolving each folder once: a 100 000-image report does not stat every path
     component of every file twice (a symlinked file is still resolved on its own, to where it points)."""
-    file = Path(path)
-    if file.is_symlink():
-        return report_source(file, out)
-    folder = _folder_source(str(file.parent), str(out))
-    return file.name if folder == "." else posixpath.join(folder, file.name)
+    if os.path.islink(path):
+        return report_source(Path(path), out)
+    folder, name = os.path.split(path)
+    base = _folder_source(folder, str(out))
+    return name if base == "." else f"{base}/{name}"
 
 
 @lru_cache(maxsize=4096)

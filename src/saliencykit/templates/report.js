@@ -1,7 +1,7 @@
 /* The saliencykit audit report's behaviour: filters, sorting, paging of the image grids, full-size view.
    The rows of the first view are in the page's JSON block; a large audit's other rows arrive in chunk scripts
-   (report_files/rows-NNNNN.js, each a call of saliencykitRows with plain data), loaded one after the other
-   once the first view is drawn, so the page opens at once whatever the audit's size. Filters and sorting
+   (report_files/rows-NNNNN.js, each a call of saliencykitRows with plain data), loaded after the page's own
+   load, so the page opens at once whatever the audit's size. Filters and sorting
    work on every row loaded so far and run again when the last chunk is in. Only the visible page of each
    grid gets cards, and their pictures load lazily. Cards are built with textContent only, so a label such
    as "<script>" stays text. */
@@ -255,10 +255,12 @@
   });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") { box.hidden = true; } });
 
-  /* the chunks, one after the other: each is a script that hands its rows to saliencykitRows */
-  var next = 0, started = 0;
+  /* the chunks: all requested at once (the browser reads the files in parallel) and run in order, each a
+     script that hands its rows to saliencykitRows; the counts follow at most four times a second */
+  var started = 0, arrived = 0, counted = 0, seen = {};
   window.saliencykitRows = function (index, rows) {
-    if (index !== next - 1 || !Array.isArray(rows)) { return; }
+    if (seen[index] || !Array.isArray(rows)) { return; }
+    seen[index] = true;
     for (var i = 0; i < rows.length; i++) { data.push(rows[i]); }
   };
   function finished() {
@@ -267,17 +269,29 @@
     render();
     if (pending !== null) { jump(pending); }
   }
+  function arrive(s, name, ok) {
+    s.remove();
+    if (!ok) { missing.push(name); }
+    if (++arrived === config.files.length) {
+      finished();
+    } else if (performance.now() - counted > 250) {
+      counted = performance.now();
+      render(false);
+    }
+  }
   function load() {
-    if (next >= config.files.length) { finished(); return; }
-    var name = config.files[next++], s = document.createElement("script");
-    s.src = name;
-    s.onload = function () { s.remove(); render(false); setTimeout(load, 0); };
-    s.onerror = function () { s.remove(); missing.push(name); setTimeout(load, 0); };
-    document.head.appendChild(s);
+    config.files.forEach(function (name) {
+      var s = document.createElement("script");
+      s.async = false;
+      s.onload = function () { arrive(s, name, true); };
+      s.onerror = function () { arrive(s, name, false); };
+      s.src = name;
+      document.head.appendChild(s);
+    });
   }
   render();
   window.saliencykitFirstView = Math.round(performance.now());
-  function begin() { started = performance.now(); setTimeout(load, 0); }
+  function begin() { started = performance.now(); counted = started; load(); }
   if (!loading) {
     window.saliencykitLoaded = { rows: data.length, ms: 0, missing: 0 };
   } else if (document.readyState === "complete") {
