@@ -27,7 +27,7 @@ def _chunk_rows(path: Path) -> tuple[int, list[dict]]:
     text = path.read_text(encoding="ascii")
     match = re.fullmatch(r"saliencykitRows\((\d+),(.*)\);\n", text, re.S)
     assert match, text[:80]
-    return int(match.group(1)), json.loads(match.group(2))
+    return int(match.group(1)), json.loads(json.loads(match.group(2)))
 
 
 def _inline(html: str, block: str) -> object:
@@ -242,15 +242,19 @@ def test_missing_pictures_and_a_missing_chunk_do_not_break_the_page(tmp_path):
     lost = tmp_path / rp.CHUNK_FOLDER / "rows-00001.js"
     lost_rows = len(_chunk_rows(lost)[1])
     lost.unlink()
+    damaged = tmp_path / rp.CHUNK_FOLDER / "rows-00002.js"
+    lost_rows += len(_chunk_rows(damaged)[1])
+    damaged.write_text('saliencykitRows(2,"[{\\"k\\": broken");\n')
     with open_report(page_file) as page:
         page.wait_for_function("() => window.saliencykitLoaded")
         assert page.evaluate("() => window.saliencykitLoaded") == {
             "rows": len(images) - lost_rows,
             "ms": page.evaluate("() => window.saliencykitLoaded.ms"),
-            "missing": 1,
+            "missing": 2,
         }
         warning = page.text_content("#loading")
-        assert "report_files/rows-00001.js" in warning and f"{lost_rows} rows are missing" in warning
+        assert "report_files/rows-00001.js, report_files/rows-00002.js (damaged)" in warning
+        assert f"{lost_rows} rows are missing" in warning
         assert page.get_attribute("#loading", "class") == "warn"
         page.eval_on_selector_all(".pics img", "is => is.forEach(i => { i.loading = 'eager'; })")
         page.wait_for_function("() => document.querySelectorAll('.pics figure.missing').length >= 20")

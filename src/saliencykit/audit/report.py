@@ -282,9 +282,13 @@ def render_report(
 
 
 def _chunk_script(index: int, rows: list[dict[str, Any]]) -> bytes:
-    """One chunk file: its rows as a JSON literal handed to the page's loader (plain data, no code)."""
+    """One chunk file: its rows as a JSON text in a string literal, handed to the page's loader (data, no code).
+
+    A string for ``JSON.parse`` rather than an object literal: the browser parses JSON much faster than it
+    compiles the same data as code.
+    """
     body = json.dumps(rows, separators=(",", ":"), default=str)
-    return f"saliencykitRows({index},{body});\n".encode("ascii")
+    return f"saliencykitRows({index},{json.dumps(body)});\n".encode("ascii")
 
 
 def write_page(
