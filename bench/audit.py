@@ -4,8 +4,10 @@ The images are the demo's labelled set (variants of the demo photos) copied up t
 every file and predicts in batches of --batch-size, one after the other: the least a classifier needs to
 look at a dataset. "audit" is `saliencykit.audit` with its defaults (white-box ReciproCAM, an overlay JPEG per
 class above 0.1 and for missed ground truths, raw .npz maps, SQLite store, report), on a fresh output folder.
-Both get a ready, compiled model, so the ratio compares the work per image. The configurations run in
-interleaved rounds; best and median are printed (the median is what a busy machine gives).
+Both get a ready, compiled model, so the ratio compares the work per image. "audit, annotations" adds the demo's
+object boxes (``--annotations``: focus on the object, the annotated cases, boxes drawn on the overlays; metrics
+off). The configurations run in interleaved rounds; best and median are printed (the median is what a busy
+machine gives).
 Usage: python bench/audit.py [--images 100] [--batch-size 16] [--rounds 5]
        python bench/audit.py --memory 10000   (resident memory along one long audit)
 """
@@ -23,6 +25,7 @@ from _common import row
 
 import saliencykit as sk
 from saliencykit.audit import audit, demo_dataset, load_image
+from saliencykit.audit.demo import demo_annotations
 
 
 def make_dataset(folder: Path, count: int) -> list[Path]:
@@ -39,6 +42,22 @@ def make_dataset(folder: Path, count: int) -> list[Path]:
     return sorted(paths)
 
 
+def make_annotations(data: Path, paths: list[Path], path: Path) -> Path:
+    """The demo's boxes for every image, copies included (a copy has its photo's boxes)."""
+    lines = demo_annotations(path).read_text().splitlines()
+    by_key: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        key, rest = line.split(",", 1)
+        by_key.setdefault(key, []).append(rest)
+    rows = [lines[0]]
+    for p in paths:
+        key = p.relative_to(data).as_posix()
+        original = key.split("_copy")[0] + ".jpg" if "_copy" in key else key
+        rows.extend(f"{key},{rest}" for rest in by_key.get(original, []))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 def plain(pipeline, paths: list[Path], batch_size: int) -> float:
     start = time.perf_counter()
     for i in range(0, len(paths), batch_size):
@@ -46,9 +65,9 @@ def plain(pipeline, paths: list[Path], batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-def audited(explainer, data: Path, out: Path, batch_size: int, max_side: int) -> float:
+def audited(explainer, data: Path, out: Path, batch_size: int, max_side: int, annotations: Path | None = None) -> float:
     start = time.perf_counter()
-    result = audit(explainer, data, out, batch_size=batch_size, max_side=max_side, fresh=True)
+    result = audit(explainer, data, out, batch_size=batch_size, max_side=max_side, fresh=True, annotations=annotations)
     seconds = time.perf_counter() - start
     assert result.exit_code == 0 and result.processed == result.summary["totals"]["items"]
     return seconds
@@ -100,15 +119,22 @@ def main() -> None:
         pipeline = sk.demo.pipeline(batch_size=args.batch_size)
         explainer = sk.demo.explainer(batch_size=args.batch_size)
         pipeline.predict([load_image(paths[0])[0]])  # compile before timing
+        boxes = make_annotations(data, paths, Path(tmp) / "boxes.csv")
         audited(explainer, data, Path(tmp) / "warmup", args.batch_size, 512)
-        configurations = {"plain": None, "audit": 512, "audit, full-size overlays": 0}
+        configurations: dict[str, tuple[int, Path | None] | None] = {
+            "plain": None,
+            "audit": (512, None),
+            "audit, full-size overlays": (0, None),
+            "audit, annotations": (512, boxes),
+        }
         seconds: dict[str, list[float]] = {name: [] for name in configurations}
         for _ in range(args.rounds):  # interleaved rounds: every configuration sees the same machine state
-            for name, max_side in configurations.items():
-                if max_side is None:
+            for name, options in configurations.items():
+                if options is None:
                     seconds[name].append(plain(pipeline, paths, args.batch_size))
                 else:
-                    seconds[name].append(audited(explainer, data, Path(tmp) / "out", args.batch_size, max_side))
+                    out = Path(tmp) / "out"
+                    seconds[name].append(audited(explainer, data, out, args.batch_size, options[0], options[1]))
         n = len(paths)
         print(
             f"{n} images ({len(set(p.stem.split('_copy')[0] for p in paths))} distinct photos 300-741 px), "
@@ -121,6 +147,7 @@ def main() -> None:
             "plain": "plain batched inference (read + predict)",
             "audit": f"audit ({explainer.method.name}, --max-side 512)",
             "audit, full-size overlays": "audit, full-size overlays (--max-side 0)",
+            "audit, annotations": "audit with --annotations (boxes on every image, --metrics off)",
         }
         for name in configurations:
             row(

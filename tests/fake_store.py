@@ -1,10 +1,10 @@
 """A synthetic audit run store of any size, for testing and measuring the report without running the model.
 
 ``fake_store(out, n)`` writes ``n`` rows to a real :class:`~saliencykit.audit.store.AuditStore` (SQLite, one
-transaction per 10 000 rows) as the audit would: labels from the demo's ImageNet names, cases from ``CASES``,
-one or two maps per image, a few failed and skipped items, and the focus fields of issue 17 (objects, focus
-numbers, suspicious reasons; a store without those columns ignores them). The photos and overlays it names are
-a handful of small real pictures shared by all rows, or (``missing=True``) files that do not exist.
+``executemany``) shaped as the audit writes them: labels from the demo's ImageNet names, cases from ``CASES``,
+one or two maps per image, a few failed and skipped items, and the focus fields (objects, focus numbers,
+suspicious reasons, 32 x 32 top-1 maps). The photos and overlays it names are a handful of small real pictures
+shared by all rows, or (``missing=True``) files that do not exist.
 Run as a script to make one: ``python tests/fake_store.py OUT [N]``.
 """
 
@@ -43,6 +43,17 @@ def _pictures(out: Path) -> tuple[list[Path], list[str]]:
     return photos, overlays
 
 
+def _small_maps() -> list[bytes]:
+    """A few 32 x 32 top-1 maps (a blob each, some at the border) as the store keeps them."""
+    from saliencykit.audit import smallmap
+
+    yy, xx = np.mgrid[0:32, 0:32]
+    return [
+        smallmap.encode(np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 40.0).astype(np.float32))
+        for cx, cy in [(16, 16), (8, 20), (24, 10), (2, 2), (30, 16), (16, 30)]
+    ]
+
+
 def fake_records(out: Path, n: int, seed: int = 0, missing: bool = False) -> list[dict[str, Any]]:
     """``n`` run-store records shaped like the audit's (about 1 % failed and 0.5 % skipped)."""
     import saliencykit as sk
@@ -65,6 +76,7 @@ def fake_records(out: Path, n: int, seed: int = 0, missing: bool = False) -> lis
     focus = np.round(rng.random((n, 4)), 4).tolist()
     gts, preds = gts.tolist(), preds.tolist()
     sources = [str(photo) for photo in photos]
+    blobs = _small_maps()
     records = []
     for i in range(n):
         gt, pred, kind = gts[i], preds[i], kinds[i]
@@ -112,6 +124,7 @@ def fake_records(out: Path, n: int, seed: int = 0, missing: bool = False) -> lis
                     "peak_shared": None,
                 },
                 "suspicious": reasons,
+                "map32": blobs[i % len(blobs)],
             }
         )
     return records
@@ -130,7 +143,7 @@ def fake_store(out: Path, n: int, seed: int = 0, missing: bool = False) -> Path:
     with AuditStore(out / STORE_NAME) as store:
         store.check_settings({"model": "fake", "data": "synthetic", "top_k": 2, "thresholds": {"high": 0.6}})
         have = [row[1] for row in store.db.execute("PRAGMA table_info(images)")]
-        columns = [c for c in have if c in COLUMNS or c in ("objects", "focus", "suspicious")]
+        columns = [c for c in have if c in COLUMNS]
         encoded = {"topk", "maps", "metrics", "objects", "focus", "suspicious"}
         dumps = json.dumps
 

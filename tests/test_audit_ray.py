@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from saliencykit.audit import AuditStore, audit, demo_dataset
+from saliencykit.audit import AuditStore, audit, demo_dataset, smallmap
 from saliencykit.audit.ray_executor import PROBE_DIR, ExecutorError, plan_workers
 from saliencykit.errors import SaliencyKitError
 
@@ -71,6 +71,9 @@ def assert_same_audit(reference, result) -> None:
             assert [c for c, _ in b["topk"]] == [c for c, _ in a["topk"]]
             np.testing.assert_allclose([s for _, s in b["topk"]], [s for _, s in a["topk"]], atol=1e-5)
         assert [m["file"] for m in b["maps"] or []] == [m["file"] for m in a["maps"] or []]
+        if a["map32"] is not None:  # the small map comes back from the worker as the local run stores it
+            np.testing.assert_allclose(smallmap.decode(b["map32"]), smallmap.decode(a["map32"]), atol=1e-3)
+            assert b["focus"]["peak"] == a["focus"]["peak"] and b["suspicious"] == a["suspicious"]
         if a["raw"]:
             with np.load(reference.out / a["raw"]) as x, np.load(result.out / b["raw"]) as y:
                 np.testing.assert_array_equal(x["targets"], y["targets"])

@@ -95,6 +95,7 @@ def _with_focus(out: Path, summary: dict, images: list[dict]) -> tuple[dict, lis
         **summary,
         "class_maps": class_maps,
         "suspicious": suspicious,
+        "suspicious_total": len(suspicious),
         "annotations": {"source": "boxes.json", "images_with_objects": 400},
     }
     return summary, rows
@@ -112,7 +113,14 @@ def test_a_small_report_is_one_file(tmp_path):
     _, script, _, script_hash = rp._template()
     assert f"script-src '{script_hash}' 'strict-dynamic'\"" in html
     assert f"<script>{script}</script>" in html and "<script src" not in html
-    assert 'id="class-maps"' not in html and 'id="suspicious"' not in html  # a store without the focus data
+    # the store's focus data: a class map per predicted class, the suspicious images listed
+    assert html.count('<tr class="class-map"') == len(summary["class_maps"]) > 0
+    assert all((tmp_path / c["mean_map"]).is_file() for c in summary["class_maps"])
+    assert html.count('class="jump"') == min(summary["suspicious_total"], rp.SUSPICIOUS_SHOWN) > 0
+    # a summary written before the focus data (no such keys): no such sections, the rest as before
+    old = {k: v for k, v in summary.items() if k not in ("class_maps", "suspicious", "suspicious_total")}
+    html = rp.render_report(old, _inline(html, "audit-data"))  # type: ignore[arg-type]
+    assert 'id="class-maps"' not in html and 'id="suspicious"' not in html and 'id="f-focus"' not in html
 
 
 def test_large_report_inlines_each_cases_first_page_and_chunks_the_rest(small):
@@ -152,13 +160,15 @@ def test_focus_views_render_escaped(small):
     assert 'src="classes/c1%20%231_mean.png"' in html and "no mistakes" in html
     assert 'value="oe-asc"' in html and 'value="bm-desc"' in html and 'id="f-focus"' in html
     assert 'data-case="a_future_case"' in html and 'value="a_future_case"' in html  # an unknown case is filterable
-    many = {**summary, "suspicious": summary["suspicious"] * (rp.SUSPICIOUS_SHOWN)}
+    many = {**summary, "suspicious": summary["suspicious"] * rp.SUSPICIOUS_SHOWN, "suspicious_total": None}
     html = rp.render_report(many, rows)
     assert (
         html.count('class="jump"') == rp.SUSPICIOUS_SHOWN
         and f"and {len(many['suspicious']) - rp.SUSPICIOUS_SHOWN} more" in html
     )
-    empty = rp.render_report({**summary, "class_maps": [], "suspicious": []}, rows)
+    capped = rp.render_report({**many, "suspicious_total": 5000}, rows)  # summary.json lists the first 1000
+    assert "and 4800 more" in capped and "suspicious focus (5000)" in capped
+    empty = rp.render_report({**summary, "class_maps": [], "suspicious": [], "suspicious_total": 0}, rows)
     assert "No class maps" in empty and "None: no map looks off." in empty
 
 
@@ -337,3 +347,10 @@ def test_photo_paths_resolved_per_folder_match_report_source(tmp_path):
     for path in [*photos, link, tmp_path / "linked" / "a b" / "x#1.jpg", tmp_path / "data" / "gone.jpg"]:
         assert rp._source(str(path), out) == report_source(path, out), path
     assert rp._source(str(link), out) == "sub/y.jpg" and rp._source(str(photos[1]), out) == "in_out.jpg"
+
+
+@pytest.mark.parametrize("path", ["case/a_b-c.d~e.jpg", "C:/x/y.png", "a b/#1.jpg", "é/ü.png", "50%?.jpg", ""])
+def test_report_urls_are_quoted_like_quote(path):
+    from urllib.parse import quote
+
+    assert rp._url(path) == quote(path, safe="/:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import numbers
 import os
 from collections.abc import Mapping, Sequence
@@ -13,11 +14,15 @@ import numpy as np
 import openvino as ov
 
 from ..errors import SaliencyKitError
+from .annotations import attach, digest, read_annotations
 from .cases import Thresholds
 from .dataset import CLASS_MAP_MODES, ClassMap, DatasetError
 from .local import AuditResult, Metrics, Progress, RunOptions, clear_output, read, run
+from .metrics import metric_hook, parse_audit_metrics
 from .outdir import check_items, check_places, output_lock
 from .outputs import OutputOptions
+
+log = logging.getLogger("saliencykit")
 
 
 def audit(
@@ -43,7 +48,8 @@ def audit(
     max_side: int = 512,
     raw: bool = True,
     fresh: bool = False,
-    metrics: Metrics | None = None,
+    metrics: Metrics | str | Sequence[str] | None = None,
+    annotations: str | Path | None = None,
     progress: Progress | None = None,
     report: bool = True,
     executor: str = "local",
@@ -72,7 +78,13 @@ def audit(
         fresh: delete an earlier audit in ``out`` first. Otherwise it is resumed (other settings are refused):
             images finished earlier are reused unless their file changed (audited again) or left the dataset
             (dropped, with their overlays); ``summary["resume"]`` counts each.
-        metrics: optional hook ``metrics(image, explanation) -> {name: value}``, averaged per case in the report.
+        metrics: faithfulness per image, averaged per case in the report: metric names
+            (``"insertion-deletion,pointing-game"``, see :mod:`saliencykit.audit.metrics` for what each
+            costs) or a hook ``metrics(image, explanation) -> {name: value}``.
+        annotations: object boxes or masks per image (:mod:`saliencykit.audit.annotations`: COCO .json, a .csv
+            of ``path,x0,y0,x1,y1[,label]``, a folder of VOC .xml or of PNG masks), names relative to ``data``.
+            With them each image gets the share of its map on the object and a pointing-game hit, and the cases
+            ``right_for_wrong_reasons`` / ``wrong_but_looked_at_object``; images without an entry audit as before.
         progress: optional ``progress(done, total)`` callback.
         report: write ``report.html`` (the exports are always written).
         executor: ``"local"`` (this process) or ``"ray"`` (a Ray cluster, ``pip install "saliencykit[ray]"``;
@@ -90,7 +102,8 @@ def audit(
     Ctrl-C stops cleanly: finished images are kept (and a partial report written), then KeyboardInterrupt is
     raised; the same call again resumes.
     """
-    _check_hooks(data, out, metrics, progress)
+    metric_names = None if metrics is None or callable(metrics) else parse_audit_metrics(metrics)
+    _check_hooks(data, out, None if metric_names is not None else metrics, progress)
     out = Path(out)
     # every check that needs no model comes first: a usage mistake fails at once, not once per image
     _check_executor(executor, address)  # a missing Ray fails at once too
@@ -100,11 +113,29 @@ def audit(
     if not Path(data).exists():
         raise DatasetError(f"{data}: no such folder or CSV file.")
     check_places(data, out)
+    objects = None
+    if annotations is not None:
+        if not isinstance(annotations, (str, os.PathLike)):
+            raise SaliencyKitError(f"annotations={annotations!r}: give the path of an annotation file or folder.")
+        data_root = Path(data).resolve() if Path(data).is_dir() else Path(data).resolve().parent
+        objects = read_annotations(annotations, data_root)  # a malformed file fails before the model loads
     with output_lock(out):  # one audit per output folder at a time, from before --fresh deletes anything
         explainer = _explainer(
             model, preprocess, postprocess, label_names, mode, method, target_layer, device, batch_size
         )
         dataset = read(data, explainer, class_map, out)
+        annotated = None
+        if objects is not None and annotations is not None:
+            dataset, matched, unmatched = attach(dataset, objects)
+            # what the boxes say, not how many images they match: a dataset that grows still resumes
+            annotated = {"source": str(Path(annotations).resolve()), "digest": digest(objects)}
+            log.info("saliencykit: %d image(s) of the dataset have annotated objects", matched)
+            if unmatched:
+                shown = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
+                dataset.notes.append(
+                    ("annotations", str(annotations), f"{len(unmatched)} annotated name(s) match no image: {shown}")
+                )
+        hook = metric_hook(explainer, metric_names) if metric_names is not None else metrics
         if dataset.kind == "csv":
             check_items((item.path for item in dataset.items), out)
         if fresh:
@@ -116,7 +147,7 @@ def audit(
             top_k=top_k,
             batch_size=batch_size,
             workers=workers if workers is not None and executor == "local" else 2,
-            metrics=metrics,
+            metrics=hook if callable(hook) else None,
         )
         settings = {
             "model": model_id(model if isinstance(model, (str, Path)) else explainer),
@@ -132,6 +163,10 @@ def audit(
             "top_k": top_k,
             "output": options.output.to_dict(),
         }
+        if annotated is not None:  # other boxes, other cases: a store refuses to mix them
+            settings["annotations"] = annotated
+        if metric_names is not None:
+            settings["metrics"] = metric_names
         # the executor is not a setting: an audit started by one executor can be finished by the other
         if executor == "ray":
             from .ray_executor import ray_execution

@@ -1,10 +1,15 @@
-"""Sorting audited images into cases: confident hits, unsure hits, confident mistakes, two competing classes.
+"""Sorting audited images into cases: confident hits, unsure hits, confident mistakes, two competing classes,
+and, for images with annotated objects, hits for the wrong reasons and mistakes that looked at the object.
 
 The cases follow the OpenVINO saliency-map interpretation notebook (``explainable-ai-3-map-interpretation``),
 which picks images of a labelled set by the model's confidence and whether it was right, and looks at the
 maps of each group side by side. Every labelled image falls in exactly one case; the first rule that matches
 wins, in this order:
 
+0a. ``right_for_wrong_reasons``      annotated; top-1 is the ground truth, score >= ``high``, and less than
+                                      ``object_energy`` of the top-1 map's energy lies on the annotated objects
+0b. ``wrong_but_looked_at_object``   annotated; top-1 is wrong, and at least ``object_energy`` of its map's
+                                      energy lies on the annotated objects
 1. ``true_positive_high_confidence``  top-1 is the ground truth and its score >= ``high``
 2. ``false_positive_high_confidence`` top-1 is wrong and its score >= ``high``
 3. ``two_predictions``                the two best classes both score >= ``two``, the ground truth among them
@@ -27,6 +32,20 @@ Defaults (scores are postprocessed probabilities, softmax over 1000 ImageNet cla
   demo's moped / motor scooter photo (0.57 / 0.27) in this case.
 - ``explain = 0.1``: the notebook's ``get_model_predictions(conf_thr=0.1)`` explains every class above 0.1;
   the top-1 class is always explained even below it, and the ground truth when the model got it wrong.
+
+Focus thresholds (shares of the top-1 map's energy, see :mod:`saliencykit.audit.focus`):
+
+- ``object_energy = 0.5``: less than half of the mass on the annotated object means the map mostly looks
+  elsewhere (a confident hit below it is right for the wrong reasons; a mistake at or above it looked at the
+  object). Half is the point where the object stops being where most of the evidence is, whatever its size.
+- ``border = 0.5``: the outer 10 % band is 36 % of the frame, so a flat map puts 0.36 there and an
+  object-centred one much less; half of the mass on the border is a map drawn to the frame's edges (a
+  watermark, a caption, a border, a corner patch), the ``border`` reason.
+- ``shared = 0.5``: when half of the other images of a predicted class peak within 0.1 of the frame of this
+  image's peak (away from the centre, where photographers put objects), the class leans on a fixed spot:
+  the ``shared_peak`` reason.
+- ``diffuse = 0.1``: the top 5 % of the map's cells holding less than 10 % of its mass (a flat map holds 5 %)
+  is a map that points nowhere: the ``diffuse`` reason.
 """
 
 from __future__ import annotations
@@ -42,6 +61,8 @@ UNLABELLED = "unlabelled"
 
 #: Case name -> one-line description, in precedence order (the report lists them in this order).
 CASES: dict[str, str] = {
+    "right_for_wrong_reasons": "right and sure, but the map's mass lies mostly outside the annotated object",
+    "wrong_but_looked_at_object": "wrong, but the map's mass lies mostly on the annotated object",
     "true_positive_high_confidence": "right, and sure of it: top-1 is the ground truth with score >= high",
     "false_positive_high_confidence": "wrong, and sure of it: top-1 is not the ground truth, score >= high",
     "two_predictions": "torn between two classes: both of the top two score >= two, the ground truth among them",
@@ -50,6 +71,8 @@ CASES: dict[str, str] = {
     "false_positive_low_confidence": "wrong, without conviction: top-1 is not the ground truth, score < high",
     UNLABELLED: "no ground truth: predictions and maps only",
 }
+#: the cases only images with annotated objects can fall in
+ANNOTATED_CASES = ("right_for_wrong_reasons", "wrong_but_looked_at_object")
 
 
 @dataclass(frozen=True)
@@ -62,12 +85,22 @@ class Thresholds:
         two: the top two classes both at or above it (ground truth among them) are two competing predictions.
         explain: every class scoring at or above it gets a map (top-1 always does, and the ground truth
             when the model got it wrong).
+        object_energy: share of the top-1 map's energy on the annotated objects below which a confident hit is
+            right for the wrong reasons (and at or above which a mistake looked at the object).
+        border: share of the energy in the outer 10 % band at or above which the map is on the border.
+        shared: share of the other images of the predicted class peaking near this one at or above which the
+            peak is shared.
+        diffuse: share of the energy in the top 5 % of cells below which the map is diffuse.
     """
 
     high: float = 0.6
     low: float = 0.3
     two: float = 0.25
     explain: float = 0.1
+    object_energy: float = 0.5
+    border: float = 0.5
+    shared: float = 0.5
+    diffuse: float = 0.1
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -82,11 +115,16 @@ class Thresholds:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
-def classify(scores: np.ndarray, gt: int | None, thresholds: Thresholds = Thresholds()) -> str:
-    """The case of one image from its class scores (num_classes,) and ground-truth index (or ``None``).
+def classify(
+    scores: np.ndarray, gt: int | None, thresholds: Thresholds = Thresholds(), object_energy: float | None = None
+) -> str:
+    """The case of one image from its class scores (num_classes,), ground-truth index (or ``None``) and, for an
+    annotated image, the share of its top-1 map's energy on the objects (:mod:`saliencykit.audit.focus`).
 
     >>> classify(np.array([0.05, 0.9, 0.05]), 1)
     'true_positive_high_confidence'
+    >>> classify(np.array([0.05, 0.9, 0.05]), 1, object_energy=0.2)
+    'right_for_wrong_reasons'
     >>> classify(np.array([0.1, 0.5, 0.4]), 2)
     'two_predictions'
     """
@@ -96,6 +134,11 @@ def classify(scores: np.ndarray, gt: int | None, thresholds: Thresholds = Thresh
     top1 = int(order[0])
     score = float(scores[top1])
     right = top1 == gt
+    if object_energy is not None:
+        if right and score >= thresholds.high and object_energy < thresholds.object_energy:
+            return "right_for_wrong_reasons"
+        if not right and object_energy >= thresholds.object_energy:
+            return "wrong_but_looked_at_object"
     if score >= thresholds.high:
         return "true_positive_high_confidence" if right else "false_positive_high_confidence"
     if len(order) > 1:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,7 @@ class Item:
         gt: the ground-truth class index, ``None`` when unlabelled or unknown.
         status: ``"todo"``, or ``"failed"`` / ``"skipped"`` when the dataset itself already tells why.
         error: why the item failed or was skipped.
+        objects: the annotated objects (:mod:`saliencykit.audit.annotations`), ``None`` when not annotated.
     """
 
     key: str
@@ -54,6 +56,7 @@ class Item:
     gt: int | None = None
     status: str = "todo"
     error: str | None = None
+    objects: list[dict[str, Any]] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass

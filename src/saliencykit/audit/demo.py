@@ -6,7 +6,8 @@ the demo model's answers fall in every case: confident hits (the cat, the espres
 motorcycle: moped or motor scooter), a confident mistake (a copy of the coffee photo filed under the cat's
 class, which is also a duplicate with a conflicting label), a mistake without conviction (the rocket taken for
 a drilling platform), an unsure hit (a crop of the rocket), and an unlabelled photo (the astronaut, which has
-no ImageNet class, at the top level).
+no ImageNet class, at the top level). :func:`demo_annotations` gives the photos' object boxes, so the demo's
+report also shows where each map lies against the object.
 """
 
 from __future__ import annotations
@@ -110,8 +111,46 @@ def demo_dataset(folder: str | Path) -> Path:
     return folder
 
 
+def _moved_box(
+    box: list[float], size_hw: list[int], transform: Callable[[np.ndarray], np.ndarray]
+) -> list[float] | None:
+    """Where ``box`` lies after ``transform`` (found by transforming a picture of the box); ``None`` if it left."""
+    h, w = size_hw
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    picture = np.zeros((h, w, 3), np.uint8)
+    picture[y0:y1, x0:x1] = 255
+    moved = np.asarray(transform(picture))
+    inside = (moved if moved.ndim == 2 else moved[..., 0]) > 160
+    rows, cols = np.nonzero(inside)
+    if rows.size == 0:
+        return None
+    return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)]
+
+
+def demo_annotations(path: str | Path) -> Path:
+    """Write the object boxes of the demo dataset's images as a ``path,x0,y0,x1,y1,label`` CSV (names relative to
+    the dataset folder): the hand-drawn boxes of ``saliencykit/data/demo_boxes.json``, moved with each variant's
+    crop, flip or resize. Photos without boxes (the astronaut) have no row: they audit without annotations."""
+    from .. import demo
+    from ..files import write_csv
+
+    boxes = demo.boxes()
+    rows: list[list[object]] = [["path", "x0", "y0", "x1", "y1", "label"]]
+    for class_folder, name, photo, transform in VARIANTS:
+        entry = boxes.get(photo) or {}
+        for obj in entry.get("objects", []):
+            moved = _moved_box(obj["box"], entry["size_hw"], transform)
+            if moved is not None:
+                key = f"{class_folder}/{name}" if class_folder else name
+                rows.append([key, *moved, obj["name"]])
+    path = Path(path)
+    write_csv(path, rows)
+    return path
+
+
 def run_demo(out: str | Path, progress=None, fresh: bool = False):
-    """Write the demo dataset to ``out/dataset`` and audit it with the demo model into ``out``.
+    """Write the demo dataset to ``out/dataset`` with its object boxes (``out/dataset-boxes.csv``) and audit it
+    with the demo model into ``out``.
 
     Returns the :class:`~saliencykit.audit.local.AuditResult`; ``out/report.html`` is the page to open.
     """
@@ -119,4 +158,5 @@ def run_demo(out: str | Path, progress=None, fresh: bool = False):
 
     out = Path(out)
     data = demo_dataset(out / "dataset")
-    return audit("demo", data, out, progress=progress, fresh=fresh)
+    boxes = demo_annotations(out / "dataset-boxes.csv")
+    return audit("demo", data, out, progress=progress, fresh=fresh, annotations=boxes)

@@ -31,8 +31,11 @@ import numpy as np
 
 from ..errors import SaliencyKitError
 from ..labels import label_of
+from .annotations import read_masks
 from .cases import CASES, Thresholds, classify, explain_targets
+from .classmaps import FOLDER as CLASS_MAPS
 from .dataset import Dataset, Item, load_image, read_dataset
+from .focus import focus_stats, reasons
 from .outputs import ORIGINALS, OutputOptions, base_names, write_outputs
 from .store import STORE_NAME, AuditStore
 
@@ -80,6 +83,8 @@ class ImageResult:
     top_k: int = 5
     seconds: float = 0.0
     stat: tuple[int, int] | None = None
+    focus: dict[str, Any] | None = None
+    suspicious: list[str] | None = None
 
     def record(self, label_names: list[str] | None) -> dict[str, Any]:
         """The run-store record of this image (without file names, which the writer adds)."""
@@ -103,6 +108,9 @@ class ImageResult:
             "sha1": self.sha1,
             "size": self.stat[0] if self.stat else None,
             "mtime_ns": self.stat[1] if self.stat else None,
+            "objects": self.item.objects,
+            "focus": self.focus,
+            "suspicious": self.suspicious,
             "status": "done",
             "seconds": round(self.seconds, 6),
         }
@@ -195,9 +203,15 @@ def compute_batch(
 
 
 def _result(one: Loaded, scores, targets, maps, thresholds, top_k) -> ImageResult:
+    """The image's result: the focus of its top-1 map first (the annotated cases depend on it), then its case."""
     assert one.image is not None  # only loaded images are explained
-    case = classify(scores, one.item.gt, thresholds)
-    return ImageResult(one.item, one.image, one.sha1, scores, targets, maps, case, top_k, stat=one.stat)
+    objects = one.item.objects
+    size_hw = (int(one.image.shape[0]), int(one.image.shape[1]))
+    stats = focus_stats(maps[int(np.argmax(scores))], objects, size_hw, read_masks(objects, size_hw))
+    case = classify(scores, one.item.gt, thresholds, stats["object_energy"])
+    result = ImageResult(one.item, one.image, one.sha1, scores, targets, maps, case, top_k, stat=one.stat)
+    result.focus, result.suspicious = stats, reasons(stats, thresholds)
+    return result
 
 
 def _whitebox(explainer, loaded, thresholds, max_maps, top_k) -> list[ImageResult]:
@@ -395,14 +409,14 @@ def clear_output(out: Path) -> None:
     """Delete what an earlier audit wrote into ``out`` (its store, case folders, report and exports) only."""
     for name in _OWNED:
         (out / name).unlink(missing_ok=True)
-    for name in (*CASES, ORIGINALS):
+    for name in (*CASES, ORIGINALS, CLASS_MAPS):
         if (out / name).is_dir():
             shutil.rmtree(out / name)
 
 
 def _clean_partial_files(out: Path) -> None:
     """Remove temporary files that a killed run left half-written (atomic writes name them '.<name>.*')."""
-    for name in (*CASES, ORIGINALS):
+    for name in (*CASES, ORIGINALS, CLASS_MAPS):
         folder = out / name
         if folder.is_dir():
             for tmp in [*folder.glob(".*"), *folder.glob("raw/.*")]:

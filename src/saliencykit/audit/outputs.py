@@ -26,6 +26,7 @@ from ..errors import SaliencyKitError
 from ..files import atomic_write_bytes, sanitize, unique_stems
 from ..labels import label_of
 from ..visualize import fit
+from . import smallmap
 
 if TYPE_CHECKING:  # pragma: no cover
     from .local import ImageResult
@@ -156,16 +157,20 @@ def write_outputs(
     gt_score = float(scores[gt]) if gt is not None else None
     try:
         photo = cv2.cvtColor(fit(result.image, options.max_side), cv2.COLOR_RGB2BGR)  # OpenCV encodes BGR
+        scale = photo.shape[1] / result.image.shape[1]
         names = Counter(sanitize(label_of(t, label_names), 40) for t in result.targets)
         maps = []
         for target in result.targets:
             label = label_of(target, label_names)
             shown = label if names[sanitize(label, 40)] == 1 else f"{label}-{target}"
             name = map_file_name(base, shown, float(scores[target]), gt_label, gt_score)
-            picture = render_overlay(photo, result.maps[target], options.colormap, options.alpha)
+            picture = draw_objects(
+                render_overlay(photo, result.maps[target], options.colormap, options.alpha), item.objects, scale
+            )
             file = _write(case_dir / name, _encode_jpeg(picture, options.quality), out)
             maps.append({"class": target, "label": label, "score": float(scores[target]), "file": file})
         record["maps"] = maps
+        record["map32"] = smallmap.encode(result.maps[record["pred"]])
         if options.raw:
             record["raw"] = _write(case_dir / "raw" / f"{base}.npz", _npz(result, label_names), out)
         if item.path.suffix.lower() not in BROWSER_SUFFIXES:
@@ -175,6 +180,14 @@ def write_outputs(
     except OSError as exc:
         record.update(status="failed", error=exc.strerror or str(exc))
     return record
+
+
+def draw_objects(picture: np.ndarray, objects: Iterable[Mapping[str, Any]] | None, scale: float) -> np.ndarray:
+    """``picture`` with the annotated objects' boxes (pixels of the original image, times ``scale``) and labels."""
+    for obj in objects or []:
+        box = tuple(float(v) * scale for v in obj["box"])
+        picture = visualize.draw_box(picture, box, str(obj.get("label") or ""))  # type: ignore[arg-type]
+    return picture
 
 
 def _npz(result: ImageResult, label_names: list[str] | None) -> bytes:
@@ -210,7 +223,10 @@ def _metrics(metrics: Callable, result: ImageResult, label_names: list[str] | No
         image=result.image,
     )
     try:
-        values = metrics(result.image, explanation)
+        if getattr(metrics, "wants_objects", False):  # the named metrics (audit.metrics) use the objects
+            values = metrics(result.image, explanation, objects=result.item.objects)  # type: ignore[call-arg]
+        else:
+            values = metrics(result.image, explanation)
     except Exception as exc:  # a metric must not sink the audit; its failure is recorded instead
         return {"error": f"{type(exc).__name__}: {exc}"}
     return {str(k): float(v) for k, v in dict(values or {}).items()}

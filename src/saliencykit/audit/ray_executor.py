@@ -74,6 +74,7 @@ to every node (or set ``RAY_AUTH_TOKEN``) and start the workers with ``RAY_AUTH_
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -314,11 +315,27 @@ class AuditWorker:
 
     def __call__(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [json.loads(str(text)) for text in batch["item"]]
-        items = [Item(r["key"], Path(r["path"]), r["label"], r["gt"]) for r in rows]
+        items = [Item(r["key"], Path(r["path"]), r["label"], r["gt"], objects=r.get("objects")) for r in rows]
         bases = {r["key"]: r["base"] for r in rows}
         store = _Collect()
         _LocalLoop(self.explainer, store, self.out, bases, self.options, None, len(items)).run(items)
-        return {"record": np.asarray([json.dumps(r, default=str) for r in store.records], dtype=object)}
+        return {"record": np.asarray([record_text(r) for r in store.records], dtype=object)}
+
+
+def record_text(record: Mapping[str, Any]) -> str:
+    """A record as JSON text for the trip to the driver (the ``map32`` bytes as base64)."""
+    blob = record.get("map32")
+    if isinstance(blob, bytes):
+        record = {**record, "map32": base64.b64encode(blob).decode("ascii")}
+    return json.dumps(record, default=str)
+
+
+def record_of(text: str) -> dict[str, Any]:
+    """The record of :func:`record_text`'s JSON text."""
+    record = json.loads(text)
+    if isinstance(record.get("map32"), str):
+        record["map32"] = base64.b64decode(record["map32"])
+    return record
 
 
 # -- sizing --------------------------------------------------------------------------------------------------
@@ -520,7 +537,14 @@ def _distribute(explainer, todo: list[Item], out: Path, bases, options: RunOptio
                 {
                     "key": i.key,
                     "item": json.dumps(
-                        {"key": i.key, "path": str(i.path), "label": i.label, "gt": i.gt, "base": bases[i.key]}
+                        {
+                            "key": i.key,
+                            "path": str(i.path),
+                            "label": i.label,
+                            "gt": i.gt,
+                            "base": bases[i.key],
+                            "objects": i.objects,
+                        }
                     ),
                 }
                 for i in todo
@@ -543,7 +567,7 @@ def _distribute(explainer, todo: list[Item], out: Path, bases, options: RunOptio
             stream = iter(dataset.iter_batches(batch_size=None, batch_format="numpy"))
             try:
                 for batch in stream:
-                    state.add([json.loads(str(text)) for text in batch["record"]])
+                    state.add([record_of(str(text)) for text in batch["record"]])
             finally:
                 close = getattr(stream, "close", None)
                 if close is not None:

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,8 @@ from urllib.parse import quote
 
 from .. import files
 from ..files import atomic_write_bytes
+from . import classmaps
+from .annotations import relative_boxes
 from .cases import CASES
 from .outputs import report_source
 from .store import ITEM_COLUMNS, AuditStore
@@ -51,8 +54,12 @@ CSV_COLUMNS = (
 )
 
 
+#: the characters ``quote(path, safe="/:")`` leaves as they are: most paths need no quoting at all
+_PLAIN = re.compile(r"[A-Za-z0-9_.~/:-]*").fullmatch
+
+
 def _url(path: str) -> str:
-    return quote(path, safe="/:")
+    return path if _PLAIN(path) else quote(path, safe="/:")
 
 
 def summarize(
@@ -63,7 +70,11 @@ def summarize(
     interrupted: bool = False,
     resume: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The summary (``summary.json``) and the per-image data of the report, in one pass over the store."""
+    """The summary (``summary.json``) and the per-image data of the report, in one pass over the store (after
+    the class maps' pass, which writes ``classes/*.png`` and completes the shared peaks)."""
+    class_maps = classmaps.update(store, out, settings)
+    suspicious: list[dict[str, Any]] = []
+    with_objects = 0
     cases: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
     confusions: Counter[tuple[str, str]] = Counter()
@@ -102,6 +113,19 @@ def summarize(
                 confusions[(row["gt_label"], row["pred_label"])] += 1
                 entry["wrong"][row["pred_label"]] += 1
         images.append(_image_entry(row, out))
+        with_objects += row["objects"] is not None
+        if row["suspicious"]:
+            focus = row["focus"] or {}
+            suspicious.append(
+                {
+                    "key": row["key"],
+                    "case": row["case_name"],
+                    "label": row["pred_label"],
+                    "reasons": row["suspicious"],
+                    "border_mass": focus.get("border_mass"),
+                    "object_energy": focus.get("object_energy"),
+                }
+            )
     classes = []
     for entry in sorted(per_class.values(), key=lambda e: (e["correct"] / e["images"], e["label"] or "")):
         wrong = entry.pop("wrong")
@@ -152,12 +176,31 @@ def summarize(
         "skipped": skipped,
         "duplicates": duplicates,
         "notes": [{"kind": k, "subject": s, "message": m} for k, s, m in store.notes()],
+        "class_maps": class_maps,
+        "suspicious": sorted(suspicious, key=_suspicion)[:MAX_SUSPICIOUS],
+        "suspicious_total": len(suspicious),
+        "annotations": {
+            "source": (settings.get("annotations") or {}).get("source"),
+            "images_with_objects": with_objects,
+        },
     }
     return summary, images
 
 
+#: summary.json lists at most this many suspicious images (the most suspicious; the report's rows hold all)
+MAX_SUSPICIOUS = 1000
+
+
+def _suspicion(entry: Mapping[str, Any]) -> tuple[float, float, float]:
+    """Most reasons first, then the most mass on the border, then the least on the object."""
+    energy = entry["object_energy"]
+    return (-len(entry["reasons"]), -(entry["border_mass"] or 0.0), energy if energy is not None else 1.0)
+
+
 def _image_entry(row: dict[str, Any], out: Path) -> dict[str, Any]:
     source = row["original"] or _source(row["path"], out)
+    focus = row["focus"] or {}
+    width, height = row["width"], row["height"]
     return {
         "k": row["key"],
         "c": row["case_name"],
@@ -167,6 +210,14 @@ def _image_entry(row: dict[str, Any], out: Path) -> dict[str, Any]:
         "ps": row["pred_score"],
         "src": _url(source),
         "m": [[m["label"], m["score"], _url(m["file"])] for m in row["maps"] or []],
+        "oe": focus.get("object_energy"),
+        "oh": focus.get("pointing_hit"),
+        "bm": focus.get("border_mass"),
+        "cc": focus.get("concentration"),
+        "sp": focus.get("peak_shared"),
+        "sus": row["suspicious"],
+        "b": relative_boxes(row["objects"], width, height) if row["objects"] and width and height else None,
+        "mt": row["metrics"],
     }
 
 
@@ -274,7 +325,9 @@ def render_report(
         classes=classes,
         metric_names=metric_names,
         suspicious=suspicious[:SUSPICIOUS_SHOWN],
-        suspicious_more=max(0, len(suspicious) - SUSPICIOUS_SHOWN),
+        suspicious_more=max(
+            0, int(summary.get("suspicious_total") or len(suspicious)) - len(suspicious[:SUSPICIOUS_SHOWN])
+        ),
         script=script,
         style=style,
         script_hash=script_hash,

@@ -25,6 +25,11 @@ Schema::
            size INTEGER, mtime_ns INTEGER,       -- the file's size and modification time when it was read:
                                                  -- a resumed run re-hashes only files whose stat changed
            metrics TEXT,                         -- JSON {name: value} from the metrics hook, or NULL
+           objects TEXT,                         -- JSON [{"box": [x0, y0, x1, y1], "label", "mask"?}] in pixels
+                                                 -- of the original image (annotations), or NULL
+           focus TEXT,                           -- JSON focus statistics of the top-1 map (audit.focus)
+           suspicious TEXT,                      -- JSON list of reasons the top-1 map's focus is suspicious
+           map32 BLOB,                           -- the top-1 map at 32 x 32, float16 (audit.smallmap)
            status TEXT,                          -- done | failed | skipped
            error TEXT, seconds REAL, updated REAL)
     notes(kind TEXT, subject TEXT, message TEXT, PRIMARY KEY (kind, subject))   -- dataset-level problems
@@ -43,7 +48,14 @@ from ..errors import SaliencyKitError
 
 SCHEMA_VERSION = "2"
 #: columns added since schema 1, with their types: older stores get them on open (rows keep NULL there)
-_ADDED = {"size": "INTEGER", "mtime_ns": "INTEGER"}
+_ADDED = {
+    "size": "INTEGER",
+    "mtime_ns": "INTEGER",
+    "objects": "TEXT",
+    "focus": "TEXT",
+    "suspicious": "TEXT",
+    "map32": "BLOB",
+}
 STORE_NAME = "audit.sqlite"
 
 #: the item and its prediction: the leading columns of the store and of ``results.csv``
@@ -61,12 +73,16 @@ COLUMNS = (
     "size",
     "mtime_ns",
     "metrics",
+    "objects",
+    "focus",
+    "suspicious",
+    "map32",
     "status",
     "error",
     "seconds",
     "updated",
 )
-_JSON_COLUMNS = ("topk", "maps", "metrics")
+_JSON_COLUMNS = ("topk", "maps", "metrics", "objects", "focus", "suspicious")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,6 +90,7 @@ CREATE TABLE IF NOT EXISTS images (
     key TEXT PRIMARY KEY, path TEXT NOT NULL, label TEXT, gt INTEGER, gt_label TEXT, gt_score REAL,
     pred INTEGER, pred_label TEXT, pred_score REAL, topk TEXT, case_name TEXT, maps TEXT, raw TEXT, original TEXT,
     width INTEGER, height INTEGER, sha1 TEXT, size INTEGER, mtime_ns INTEGER, metrics TEXT,
+    objects TEXT, focus TEXT, suspicious TEXT, map32 BLOB,
     status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'skipped')), error TEXT, seconds REAL, updated REAL
 );
 CREATE INDEX IF NOT EXISTS images_status ON images (status);
@@ -102,8 +119,8 @@ class AuditStore:
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no commit
             self.db.executescript(_SCHEMA)
             schema = self.get_meta("schema")
-            if schema == "1":
-                schema = self._migrate_from_1()
+            if schema in ("1", SCHEMA_VERSION):
+                schema = self._add_columns()
             damage = self.db.execute("PRAGMA quick_check").fetchone()[0]  # reads every page once: cheap
         except sqlite3.DatabaseError as exc:
             raise StoreError(
@@ -120,10 +137,13 @@ class AuditStore:
                 "use --fresh to start over or choose another --out."
             )
 
-    def _migrate_from_1(self) -> str:
-        """Add the columns schema 2 has (file size and mtime); old rows keep NULL, so resume re-hashes them."""
+    def _add_columns(self) -> str:
+        """Add the columns an older store lacks (:data:`_ADDED`); old rows keep NULL there (resume re-hashes
+        their files; their focus statistics are missing until they are audited again)."""
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(images)")}
+        if all(column in have for column in _ADDED) and self.get_meta("schema") == SCHEMA_VERSION:
+            return SCHEMA_VERSION
         with self._transaction():
-            have = {row[1] for row in self.db.execute("PRAGMA table_info(images)")}
             for column, kind in _ADDED.items():
                 if column not in have:
                     self.db.execute(f"ALTER TABLE images ADD COLUMN {column} {kind}")
@@ -269,6 +289,30 @@ class AuditStore:
                 yield row
         except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
             raise _damaged(self.path, exc) from None
+
+    def focus_rows(self) -> Iterator[dict[str, Any]]:
+        """``key, pred, pred_label, gt, focus, map32`` of every audited image, ordered by key (for the class maps)."""
+        cursor = self.db.cursor()
+        try:
+            sql = "SELECT key, pred, pred_label, gt, focus, map32 FROM images WHERE status = 'done' ORDER BY key"
+            for key, pred, pred_label, gt, focus, map32 in cursor.execute(sql):
+                yield {
+                    "key": key,
+                    "pred": pred,
+                    "pred_label": pred_label,
+                    "gt": gt,
+                    "focus": json.loads(focus) if focus is not None else None,
+                    "map32": map32,
+                }
+        except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+            raise _damaged(self.path, exc) from None
+
+    def set_focus(self, updates: Iterable[tuple[str, Mapping[str, Any], Sequence[str]]]) -> None:
+        """Record ``(key, focus, suspicious)`` of images whose focus changed at export (their shared peaks)."""
+        self._write(
+            "UPDATE images SET focus = ?, suspicious = ? WHERE key = ?",
+            [(json.dumps(focus), json.dumps(list(reasons)), key) for key, focus, reasons in updates],
+        )
 
 
 def _damaged(path: Path, exc: Exception | str) -> StoreError:

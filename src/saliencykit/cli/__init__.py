@@ -16,9 +16,8 @@ import logging
 from typing import Any
 
 import typer
-from rich.logging import RichHandler
 
-from . import audit, demo, evaluate, explain, options, predict
+from . import audit, compare, demo, evaluate, explain, options, predict
 from .console import err, out
 
 __all__ = ["build_app", "main"]
@@ -36,6 +35,8 @@ def _setup(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log which method is used and why."),
 ) -> None:
+    from rich.logging import RichHandler
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
@@ -46,7 +47,12 @@ def _setup(
 def build_app() -> typer.Typer:
     """The ``saliencykit`` app with every command; ``--method`` help lists the methods registered now."""
     options.describe_methods()
-    app = typer.Typer(add_completion=False, no_args_is_help=True, help="Explain what computer-vision models look at.")
+    app = typer.Typer(
+        cls=compare.AuditRouter,  # routes `audit compare RUN_A RUN_B` to the comparison (rule in cli/compare.py)
+        add_completion=False,
+        no_args_is_help=True,
+        help="Explain what computer-vision models look at.",
+    )
     app.callback()(_setup)
     app.command("predict")(predict.predict)
     app.command("explain")(explain.explain)

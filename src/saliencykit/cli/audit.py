@@ -33,6 +33,36 @@ def audit(
     low: float = typer.Option(0.3, "--low", help="A correct top-1 below it is an unsure hit."),
     two: float = typer.Option(0.25, "--two", help="Top two classes both at or above it: two predictions."),
     explain: float = typer.Option(0.1, "--explain-threshold", help="Classes scoring at or above it get a map."),
+    annotations: Path = typer.Option(
+        None,
+        "--annotations",
+        help="Object boxes or masks per image: a COCO .json, a CSV of path,x0,y0,x1,y1[,label], a folder of "
+        "Pascal VOC .xml or of PNG masks (names relative to DATA). Adds the share of each map on its object and "
+        "the cases right_for_wrong_reasons / wrong_but_looked_at_object.",
+    ),
+    metrics: str = typer.Option(
+        None,
+        "--metrics",
+        help="Faithfulness per image, averaged per case in the report: insertion-deletion (adds 2 x 31 model "
+        "calls per image), pointing-game (free, needs --annotations), or all.",
+    ),
+    object_energy: float = typer.Option(
+        0.5,
+        "--object-energy",
+        help="With --annotations: a confident hit with less of its map's mass on the object is right for the "
+        "wrong reasons; a mistake with at least this much looked at the object.",
+    ),
+    border: float = typer.Option(
+        0.5, "--border", help="A map with at least this share of its mass in the outer 10% band is on the border."
+    ),
+    shared: float = typer.Option(
+        0.5,
+        "--shared-peak",
+        help="An off-centre peak shared by at least this share of the other images of its class is suspicious.",
+    ),
+    diffuse: float = typer.Option(
+        0.1, "--diffuse", help="A map whose top 5% of cells hold less than this share of its mass is diffuse."
+    ),
     max_maps: int = typer.Option(10, "--max-maps", help="At most this many maps per image (plus the ground truth)."),
     top_k: int = typer.Option(5, "--top-k", help="Top classes kept per image in the store."),
     batch_size: int = typer.Option(16, "--batch-size", help="Images per inference."),
@@ -69,9 +99,21 @@ def audit(
     """
     from ..audit import audit as run_audit
     from ..audit.cases import Thresholds
+    from ..audit.metrics import parse_audit_metrics
 
     with boundary():
-        thresholds = Thresholds(high=high, low=low, two=two, explain=explain)
+        thresholds = Thresholds(
+            high=high,
+            low=low,
+            two=two,
+            explain=explain,
+            object_energy=object_energy,
+            border=border,
+            shared=shared,
+            diffuse=diffuse,
+        )
+        if metrics is not None:
+            parse_audit_metrics(metrics)  # a wrong name fails before the model loads
         if model == "demo":  # the audit loads the demo itself (and names it so in the report)
             source, preprocess = "demo", None
             label_names = values.read_label_file(options.labels) if options.labels else None
@@ -85,6 +127,8 @@ def audit(
         target_layer=target_layer,
         class_map=class_map,
         thresholds=thresholds,
+        annotations=annotations,
+        metrics=metrics,
         max_maps=max_maps,
         top_k=top_k,
         batch_size=batch_size,

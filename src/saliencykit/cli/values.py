@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MethodError, PreprocessError, SaliencyKitError, TargetError
-from ..images import IMAGE_SUFFIXES, read_image
 from ..methods import registry
 from .console import err
 from .options import TASK, ModelOptions
@@ -134,6 +133,8 @@ def image_paths(images: list[Path]) -> list[Path]:
 
     A path that does not exist, or a folder without images, is a usage error: nothing would be done for it.
     """
+    from ..images import IMAGE_SUFFIXES
+
     paths: list[Path] = []
     for item in images:
         if item.is_dir():
@@ -161,6 +162,8 @@ def image_paths(images: list[Path]) -> list[Path]:
 
 def read(path: Path, max_pixels: int | None) -> Any:
     """Read one image; ``--max-pixels`` is passed only when given, so the reader's own default applies."""
+    from ..images import read_image
+
     return read_image(path) if max_pixels is None else read_image(path, max_pixels=max_pixels)
 
 

@@ -46,7 +46,9 @@ class DetectionExplainer(Explainer):
             every anchor before thresholding.
         mode: ``"auto"`` (white-box when the graph has a detection head, else black-box), ``"whitebox"`` or
             ``"blackbox"``.
-        method: ``"det_class_probability_map"`` (white-box), ``"drise"`` or ``"aise"`` (black-box), or an object.
+        method: ``"det_class_probability_map"`` (white-box), ``"drise"`` or ``"aise"`` (black-box), or an object;
+            ``DetClassProbabilityMap(per_box=True)`` gives each box a white-box map from its own anchors (the
+            default white-box map is per class: boxes of one class share it).
         target_layer: per-scale class-logit layers for the white-box method (default: found automatically).
         batch_size: images per inference request; black-box methods send many masked images at once and the
             runner queues them asynchronously in requests of this size, with OpenVINO's throughput hint.

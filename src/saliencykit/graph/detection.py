@@ -22,6 +22,12 @@ correctly, and a head that does not map every cell of a scale to its anchors is 
 of anchor ``j`` unless the probe through the head says otherwise). When neither works, a
 :class:`~saliencykit.errors.GraphError` lists the model's outputs and its last spatial layers.
 
+**Per box.** The per-class map is shared by every box of a class. :func:`insert_det_anchor_probabilities` stops
+before the reduction over anchors and outputs every anchor's class probabilities; the probe also says which element
+of the class output (the anchor a postprocess decodes) is which cell and anchor of which scale
+(:class:`AnchorLayout`), so once the postprocess has found a box, the map of the anchors that predicted it is placed
+on the grids on the host (:meth:`AnchorLayout.box_map`).
+
 The model's original outputs are untouched; one inference returns detections and maps.
 """
 
@@ -97,6 +103,10 @@ class DetectionHead:
     num_classes: int
     activation: str  # "sigmoid" | "softmax" | "identity" (found on the graph) or "unknown"
     how: str  # "traced" or "target_layer"
+    #: (A, K, 4) int64: for anchor ``a`` of the class output (its non-class axes flattened, as a postprocess
+    #: reads it) and class ``k``: the scale, the anchor slot in that scale's ``channels[k]``, the cell y and x.
+    #: ``None`` when the head was not probed through to the class output (channel convention).
+    anchor_cells: np.ndarray | None = None
 
     @property
     def names(self) -> list[str]:
@@ -268,7 +278,10 @@ def _map_dims(value: ov.Output) -> list[int]:
     return dims
 
 
-def _scales_from_probe(sources: list[ov.Output], index: np.ndarray, class_output: ov.Output) -> list[HeadScale]:
+def _scales_from_probe(
+    sources: list[ov.Output], index: np.ndarray, class_output: ov.Output
+) -> tuple[list[HeadScale], np.ndarray]:
+    """The head's scales, and the cell of every (anchor, class) of the class output (``DetectionHead.anchor_cells``)."""
     dims = [_map_dims(s) for s in sources]
     sizes = [int(np.prod(d)) for d in dims]
     starts = np.cumsum([0, *sizes])
@@ -314,7 +327,17 @@ def _scales_from_probe(sources: list[ov.Output], index: np.ndarray, class_output
                 f"the head map {describe(value)} has different numbers of anchors per class ({sorted(counts)})."
             )
         scales.append(HeadScale(value, np.stack(per_class).astype(np.int64), h_s, w_s))
-    return scales
+    slot = np.full(index.shape, -1, np.int64)  # which of its cell's anchors each class-output element is
+    for s, head_scale in enumerate(scales):
+        for k in range(num_classes):
+            lookup = np.full(dims[s][0], -1, np.int64)
+            lookup[head_scale.channels[k]] = np.arange(head_scale.anchors)
+            picked = (scale == s) & (classes == k)
+            slot[picked] = lookup[channel[picked]]
+    cells = np.stack([scale, slot, y, x], axis=-1).astype(np.int64)  # index.shape + (4,)
+    if axis is not None:
+        cells = np.moveaxis(cells, axis, -2)  # classes last, as a postprocess reads (N, A, K)
+    return scales, cells.reshape(-1, num_classes, 4)
 
 
 def _check_map(model: ov.Model, value: ov.Output, what: str) -> None:
@@ -364,8 +387,9 @@ def find_detection_head(
             _check_map(model, value, f"target_layer '{name}'")
             sources.append(_with_bias(value))
         try:
-            scales = _scales_from_probe(sources, _probe(model, sources, logits), logits)
-            return DetectionHead(logits, tuple(scales), int(scales[0].channels.shape[0]), activation, "target_layer")
+            scales, cells = _scales_from_probe(sources, _probe(model, sources, logits), logits)
+            k = int(scales[0].channels.shape[0])
+            return DetectionHead(logits, tuple(scales), k, activation, "target_layer", cells)
         except GraphError as exc:
             why = str(exc).splitlines()[0]
         k = num_classes or (static_dims(logits) or [None])[-1] or 1
@@ -404,15 +428,15 @@ def find_detection_head(
             "of each scale (or class_output= if this is not the class output). "
             f"The outputs are:\n{_outputs_text(model)}\nThe last spatial layers are:\n{candidates_text(model, 10)}"
         )
-    scales = _scales_from_probe(sources, _probe(model, sources, logits), logits)
-    return DetectionHead(logits, tuple(scales), int(scales[0].channels.shape[0]), activation, "traced")
+    scales, cells = _scales_from_probe(sources, _probe(model, sources, logits), logits)
+    return DetectionHead(logits, tuple(scales), int(scales[0].channels.shape[0]), activation, "traced", cells)
 
 
 # -------------------------------------------------------------------------------------------- insertion
 
 
-def _scale_map(scale: HeadScale, num_classes: int, activation: str, reduce: str) -> ov.Output:
-    """(N, K, h, w) class probabilities of one scale."""
+def _scale_probabilities(scale: HeadScale, num_classes: int, activation: str) -> ov.Output:
+    """(N, K, anchors, h, w) class probabilities of every anchor of one scale."""
     value = scale.output
     if value.get_element_type() != ov.Type.f32:
         value = ops.convert(value, "f32").output(0)
@@ -422,8 +446,13 @@ def _scale_map(scale: HeadScale, num_classes: int, activation: str, reduce: str)
         grouped = ops.sigmoid(grouped)
     elif activation == "softmax":
         grouped = ops.softmax(grouped, 1)
+    return grouped.output(0)
+
+
+def _scale_map(scale: HeadScale, num_classes: int, activation: str, reduce: str) -> ov.Output:
+    """(N, K, h, w) class probabilities of one scale."""
     reducer = ops.reduce_max if reduce == "max" else ops.reduce_mean
-    return reducer(grouped, i64([2]), keep_dims=False).output(0)
+    return reducer(_scale_probabilities(scale, num_classes, activation), i64([2]), keep_dims=False).output(0)
 
 
 def _resize(value: ov.Output, size: tuple[int, int]) -> ov.Output:
@@ -473,17 +502,12 @@ def insert_det_class_probability_map(
     >>> ov.Core().compile_model(explained)(batch)["saliency_map"].shape  # doctest: +SKIP
     (1, 1, 16, 16)
     """
-    if activation not in ACTIVATIONS:
-        raise GraphError(f"activation='{activation}': use one of {', '.join(ACTIVATIONS)}.")
     if reduce_anchors not in REDUCTIONS or combine_scales not in REDUCTIONS:
         raise GraphError(f"reduce_anchors / combine_scales: use one of {', '.join(REDUCTIONS)}.")
-    check_output_name(model, output_name)
-    work = fold_constants(model.clone())
-    head = find_detection_head(work, target_layer, class_output, num_classes)
-    chosen = head.activation if activation == "auto" else activation
-    if chosen in ("identity", "unknown") and activation == "auto":
-        chosen = default_activation  # raw logits: the activation is applied outside the graph
-    size = (max(s.height for s in head.scales), max(s.width for s in head.scales))
+    work, head, chosen = _prepare(
+        model, target_layer, class_output, num_classes, activation, output_name, default_activation
+    )
+    size = _finest(head)
     maps = [_resize(_scale_map(s, head.num_classes, chosen, reduce_anchors), size) for s in head.scales]
     if len(maps) == 1:
         combined = maps[0]
@@ -499,3 +523,162 @@ def insert_det_class_probability_map(
         head.num_classes, chosen,
     )  # fmt: skip
     return work
+
+
+def _prepare(
+    model: ov.Model,
+    target_layer: str | Sequence[str] | None,
+    class_output: int | str | None,
+    num_classes: int | None,
+    activation: str,
+    output_name: str,
+    default_activation: str,
+) -> tuple[ov.Model, DetectionHead, str]:
+    """The copy to edit, its head and the activation the maps get (shared by both insertions)."""
+    if activation not in ACTIVATIONS:
+        raise GraphError(f"activation='{activation}': use one of {', '.join(ACTIVATIONS)}.")
+    check_output_name(model, output_name)
+    work = fold_constants(model.clone())
+    head = find_detection_head(work, target_layer, class_output, num_classes)
+    chosen = head.activation if activation == "auto" else activation
+    if chosen in ("identity", "unknown") and activation == "auto":
+        chosen = default_activation  # raw logits: the activation is applied outside the graph
+    return work, head, chosen
+
+
+def _finest(head: DetectionHead) -> tuple[int, int]:
+    return max(s.height for s in head.scales), max(s.width for s in head.scales)
+
+
+# ------------------------------------------------------------------------------------------ per-box maps
+
+
+@dataclass(frozen=True)
+class AnchorLayout:
+    """Where every anchor of a detector's class output sits in the per-anchor probability output.
+
+    :func:`insert_det_anchor_probabilities` returns it with the graph; :meth:`box_map` turns one image's output
+    and a box's anchors into that box's map.
+
+    Attributes:
+        grids: ``(h, w, anchors per cell)`` of each scale, in the order of the output.
+        positions: (A, K) int64: where anchor ``a``'s class-``k`` probability is along the output's last axis.
+        cells: (A, K, 4) int64: its scale, anchor slot, cell y and cell x (``DetectionHead.anchor_cells``).
+        size: the finest grid ``(H, W)``, the size of the maps.
+    """
+
+    grids: tuple[tuple[int, int, int], ...]
+    positions: np.ndarray
+    cells: np.ndarray
+    size: tuple[int, int]
+
+    @property
+    def num_anchors(self) -> int:
+        """A: the anchors of the class output, as the postprocess counts them."""
+        return int(self.positions.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.positions.shape[1])
+
+    def box_map(
+        self,
+        probabilities: np.ndarray,
+        anchors: Sequence[int] | np.ndarray,
+        cls: int,
+        reduce_anchors: str = "max",
+        combine_scales: str = "max",
+    ) -> np.ndarray:
+        """The (H, W) float32 map of one box: class ``cls``'s probability at the cells of ``anchors`` only.
+
+        ``probabilities`` is one image's (K, P) output of :func:`insert_det_anchor_probabilities`; every other
+        anchor counts as probability 0. Each scale is reduced over the anchors of a cell, resized to the finest
+        grid (bilinear, half-pixel centres, as the per-class map inside the graph) and the scales are combined —
+        so with every anchor given, this is the per-class map of :func:`insert_det_class_probability_map`.
+        """
+        import cv2
+
+        probabilities = np.asarray(probabilities, np.float32)
+        width = sum(h * w * a for h, w, a in self.grids)
+        if probabilities.shape != (self.num_classes, width):
+            raise GraphError(
+                f"per-anchor probabilities of shape {probabilities.shape}: expected (classes, positions) = "
+                f"({self.num_classes}, {width}), one image of the per-anchor output."
+            )
+        if not 0 <= int(cls) < self.num_classes:
+            raise GraphError(f"class {cls}: the detector's head has classes 0..{self.num_classes - 1}.")
+        picked = np.unique(np.asarray(anchors, np.int64).reshape(-1))
+        if picked.size and (picked[0] < 0 or picked[-1] >= self.num_anchors):
+            bad = int(picked[0] if picked[0] < 0 else picked[-1])
+            raise GraphError(f"anchor {bad}: the class output has anchors 0..{self.num_anchors - 1}.")
+        if reduce_anchors not in REDUCTIONS or combine_scales not in REDUCTIONS:
+            raise GraphError(f"reduce_anchors / combine_scales: use one of {', '.join(REDUCTIONS)}.")
+        values = probabilities[int(cls), self.positions[picked, int(cls)]]
+        where = self.cells[picked, int(cls)]
+        maps = []
+        for s, (h, w, a) in enumerate(self.grids):
+            grid = np.zeros((a, h, w), np.float32)
+            here = where[:, 0] == s
+            grid[where[here, 1], where[here, 2], where[here, 3]] = values[here]
+            reduced = grid.max(0) if reduce_anchors == "max" else grid.mean(0, dtype=np.float32)
+            if (h, w) != self.size:
+                reduced = cv2.resize(reduced, (self.size[1], self.size[0]), interpolation=cv2.INTER_LINEAR)
+            maps.append(reduced)
+        stacked = np.stack(maps)
+        return (stacked.max(0) if combine_scales == "max" else stacked.mean(0, dtype=np.float32)).astype(np.float32)
+
+
+def insert_det_anchor_probabilities(
+    model: ov.Model,
+    *,
+    target_layer: str | Sequence[str] | None = None,
+    class_output: int | str | None = None,
+    num_classes: int | None = None,
+    activation: str = "auto",
+    output_name: str = "saliency_map",
+    default_activation: str = "sigmoid",
+) -> tuple[ov.Model, AnchorLayout]:
+    """A copy of ``model`` with an output ``output_name``: every anchor's class probabilities, and their layout.
+
+    The per-box map of a detection is built from *its own* anchors: the per-class map
+    (:func:`insert_det_class_probability_map`) takes the maximum over all anchors of a cell, so two faces share
+    one map. Here the graph stops one step earlier: for every scale it gathers the class-``k`` channels of the
+    class-logit convolution, applies the head's activation and keeps every anchor, (N, K, anchors_s * h_s * w_s),
+    concatenated over the scales into (N, K, P) float32. Which box an anchor belongs to is only known after the
+    postprocess has decoded and suppressed the boxes, on the host; :meth:`AnchorLayout.box_map` then places the
+    probabilities of the chosen anchors on their scale's grid, zero elsewhere, and resizes and combines the
+    scales as the per-class map does. The layout comes from the same probe that finds the head (which element of
+    the class output is which cell and anchor), so it needs the head traced to the class output.
+
+    Arguments are those of :func:`insert_det_class_probability_map`. Raises :class:`GraphError` when the head
+    cannot be found, or was named with ``target_layer`` that does not reach the class output.
+    """
+    work, head, chosen = _prepare(
+        model, target_layer, class_output, num_classes, activation, output_name, default_activation
+    )
+    if head.anchor_cells is None:
+        raise GraphError(
+            f"the layers {head.names} do not reach the class output through reshapes and concatenations alone, so "
+            "which anchor of the class output sits in which cell is unknown; per-box maps need it. Leave "
+            "target_layer= unset (found from the class output) or name the convolutions that feed it."
+        )
+    per_scale = [_scale_probabilities(s, head.num_classes, chosen) for s in head.scales]
+    flat = [ops.reshape(p, i64([0, head.num_classes, -1]), True).output(0) for p in per_scale]
+    output = flat[0] if len(flat) == 1 else ops.concat(flat, 2).output(0)
+    add_named_output(work, output, output_name)
+    record_xai(
+        work,
+        output_name,
+        {"method": "det_class_probability_map", "target_layer": ",".join(head.names), "path": head.how,
+         "postprocess": f"{chosen}, per anchor"},
+    )  # fmt: skip
+    cells = head.anchor_cells
+    sizes = [s.anchors * s.height * s.width for s in head.scales]
+    offsets = np.cumsum([0, *sizes])[:-1]
+    heights = np.array([s.height for s in head.scales])
+    widths = np.array([s.width for s in head.scales])
+    scale, slot, y, x = (cells[..., i] for i in range(4))
+    positions = offsets[scale] + (slot * heights[scale] + y) * widths[scale] + x
+    grids = tuple((s.height, s.width, s.anchors) for s in head.scales)
+    log.info("DetClassProbabilityMap per anchor: %d scale(s) %s, %d anchors", len(grids), head.names, len(cells))
+    return work, AnchorLayout(grids, positions.astype(np.int64), cells, _finest(head))

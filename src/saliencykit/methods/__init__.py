@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..lazy import attach
 from . import registry
-from .aise import AISE, AISEDetection
-from .base import SALIENCY_OUTPUT, BlackBoxMethod, Predict, WhiteBoxMethod
-from .rise import DRISE, RISE, FlatMapWarning
-from .sampling import MaskSampler
-from .whitebox import ActivationMap, ReciproCAM, ViTReciproCAM
+
+if TYPE_CHECKING:
+    from .aise import AISE, AISEDetection
+    from .base import SALIENCY_OUTPUT, BlackBoxMethod, Predict, WhiteBoxMethod
+    from .rise import DRISE, RISE, FlatMapWarning
+    from .sampling import MaskSampler
+    from .whitebox import ActivationMap, ReciproCAM, ViTReciproCAM
+
+# the method classes are imported on first use: the registry (method names and help) needs none of them
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        **dict.fromkeys(("AISE", "AISEDetection"), ".aise"),
+        **dict.fromkeys(("SALIENCY_OUTPUT", "BlackBoxMethod", "Predict", "WhiteBoxMethod"), ".base"),
+        **dict.fromkeys(("DRISE", "RISE", "FlatMapWarning"), ".rise"),
+        "MaskSampler": ".sampling",
+        **dict.fromkeys(("ActivationMap", "ReciproCAM", "ViTReciproCAM"), ".whitebox"),
+    },
+    ("aise", "base", "rise", "sampling", "whitebox"),
+)
 
 #: the classification methods by name: a live view of :mod:`.registry`
 METHODS = registry.View("classification")

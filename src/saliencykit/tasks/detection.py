@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -44,6 +44,8 @@ class BoxTarget:
         name: ``"box{i}"`` or ``"userbox{j}"``.
         score: the detector's score for it (for a user box: its best IoU x score among the detections).
         use_probs: compare class-probability vectors (cosine) when the postprocess gives them.
+        outputs: the model's outputs for the image (batch of one) the box was found in: per-box white-box maps
+            decode every anchor's box from them to find the box's own anchors.
     """
 
     key: int
@@ -52,6 +54,7 @@ class BoxTarget:
     name: str = ""
     score: float = 0.0
     use_probs: bool = True
+    outputs: tuple[np.ndarray, ...] | None = field(default=None, repr=False, compare=False)
 
     @staticmethod
     def score_batch(targets: Sequence[BoxTarget], outputs: DetectionBatch, count: int) -> np.ndarray:
@@ -140,7 +143,8 @@ class DetectionTask(Task):
         return {"postprocess": self.postprocess, "class_output": self.class_output}
 
     def insert_argument(self, postprocess: Any) -> dict[str, Any]:
-        """The head hints DetClassProbabilityMap takes: class output, number of classes, activation."""
+        """The head hints DetClassProbabilityMap takes: class output, number of classes, activation; for per-box
+        maps whether the postprocess decodes every anchor (``dense``), how many anchors, its NMS IoU threshold."""
         post = self.postprocess
         class_output = self.class_output if self.class_output is not None else getattr(post, "class_output", None)
         labels = self.pipeline_.label_names if self.pipeline_ is not None else None
@@ -148,6 +152,9 @@ class DetectionTask(Task):
             "class_output": class_output,
             "num_classes": getattr(post, "num_classes", None) or (len(labels) if labels else None),
             "activation": getattr(post, "activation", None),
+            "dense": callable(getattr(post, "dense", None)),
+            "num_anchors": len(post.anchors) if getattr(post, "anchors", None) is not None else None,
+            "iou_threshold": getattr(post, "iou_threshold", None),
         }
 
     # -- predictions -----------------------------------------------------------------------------------------
@@ -179,7 +186,10 @@ class DetectionTask(Task):
         result = [Detections.coerce(d).sorted() for d in found]
         if len(result) != len(names):
             raise MethodError(f"postprocess returned detections for {len(result)} images; the batch had {len(names)}.")
-        return result
+        return [
+            ImageDetections(d.boxes, d.scores, d.classes, d.probs, tuple(o[i : i + 1] for o in outputs))
+            for i, d in enumerate(result)
+        ]
 
     def predict(self, pixels: np.ndarray, names: Sequence[str]) -> list[Detections]:
         return self.read(self.run(pixels), names)
@@ -217,7 +227,11 @@ class DetectionTask(Task):
                     + (f" (indices 0..{m - 1})" if m else "")
                     + "; to explain a region it missed, give the box: targets=[[x0, y0, x1, y1, class]] in pixels."
                 )
-            return BoxTarget(i, found.boxes[i], int(found.classes[i]), f"box{i}", float(found.scores[i]))
+            return BoxTarget(
+                i, found.boxes[i], int(found.classes[i]), f"box{i}", float(found.scores[i]), outputs=outputs
+            )
+
+        outputs = found.outputs if isinstance(found, ImageDetections) else None
 
         if isinstance(request, str):
             if request == "all":
@@ -290,15 +304,33 @@ class DetectionTask(Task):
         box = normalize_boxes([x0, y0, x1, y1], size)[0]  # type: ignore[arg-type]
         same = found.classes == cls
         score = float((box_iou(box[None], found.boxes[same])[0] * found.scores[same]).max()) if same.any() else 0.0
-        return BoxTarget(key, box, cls, f"userbox{j}", score)
+        outputs = found.outputs if isinstance(found, ImageDetections) else None
+        return BoxTarget(key, box, cls, f"userbox{j}", score, outputs=outputs)
 
     # -- results ---------------------------------------------------------------------------------------------
 
     def whitebox_map(self, saliency: np.ndarray, target: BoxTarget, method: Any) -> np.ndarray:
+        """The class's map, or with a per-box method (``method.per_box``) the map of the box's own anchors."""
         if not 0 <= target.cls < saliency.shape[0]:
             classes = saliency.shape[0]
             raise TargetError(f"{target.name}: class {target.cls} but the model's maps have {classes} classes.")
-        return saliency[target.cls]
+        if not getattr(method, "per_box", False):
+            return saliency[target.cls]
+        if target.outputs is None or not callable(getattr(self.postprocess, "dense", None)):
+            raise MethodError(
+                f"{target.name}: a per-box map needs the image's outputs and a postprocess with dense(outputs); "
+                "explain through the Explainer with an SSDPostprocess (or a preset such as 'blazeface')."
+            )
+        dense = self.postprocess.dense(list(target.outputs))
+        result = method.box_map(saliency, dense.boxes[0], target.box, target.cls)
+        if not np.any(result):
+            log.warning(
+                "saliencykit: no anchor's box overlaps %s by IoU >= %.2f: its per-box map is empty (box_iou= sets "
+                "the threshold).",
+                target.name,
+                method.iou_threshold,
+            )
+        return np.asarray(result, np.float32)
 
     def finish_map(self, saliency: np.ndarray, target: BoxTarget, whitebox: bool, method_name: str) -> np.ndarray:
         """Warn about degenerate maps (non-finite, constant); black-box maps are rescaled to [0, 1]."""
@@ -344,6 +376,13 @@ class DetectionTask(Task):
             detections=to_pixels(prediction, size),
             **common,
         )
+
+
+@dataclass
+class ImageDetections(Detections):
+    """The detections of one image with the model's outputs they came from (batch of one), for per-box maps."""
+
+    outputs: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
 
 
 def _corners(box: np.ndarray) -> tuple[float, float, float, float]:
