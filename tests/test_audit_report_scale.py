@@ -144,8 +144,11 @@ def test_large_report_inlines_each_cases_first_page_and_chunks_the_rest(small):
         members = sorted((e for e in images if e["c"] == case), key=lambda e: (-e["ps"], e["k"]))
         first = {e["k"] for e in members[: rp.PAGE_ROWS]}
         assert first and first <= {e["k"] for e in head}  # type: ignore[index, union-attr]
-    # written again with bigger chunks: the chunk files the page no longer names are gone
+    # written again with bigger chunks: the chunk files the page no longer names are gone, and so is what a
+    # killed export left half-written
+    (out / rp.CHUNK_FOLDER / ".rows-00003.js.k1ll3d").write_bytes(b"saliencykitRows(3,")
     rp.write_page(out, summary, images, chunk_rows=250)
+    assert not list((out / rp.CHUNK_FOLDER).glob(".*"))
     assert len(list((out / rp.CHUNK_FOLDER).glob("rows-*.js"))) == math.ceil((len(images) - len(head)) / 250)
     rp.write_page(out, summary, images, chunk_rows=10_000)  # all inline: no folder left behind
     assert not (out / rp.CHUNK_FOLDER).exists()

@@ -362,7 +362,7 @@ def write_page(
     page = out / "report.html"
     atomic_write_bytes(page, render_report(summary, images, head, names).encode("utf-8"))
     if folder.is_dir():
-        for stale in folder.glob("rows-*.js"):
+        for stale in [*folder.glob("rows-*.js"), *folder.glob(".rows-*")]:  # and what a killed export left
             if stale.name not in names:
                 stale.unlink(missing_ok=True)
         if not any(folder.iterdir()):
