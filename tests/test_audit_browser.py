@@ -1,49 +1,17 @@
-"""The audit report opened from disk in a real headless browser (Debian's chromium driven by Playwright).
-
-`make test` installs both (`make browser`, the `dev` extra). Outside CI the tests skip when either is missing;
-on CI (CI=true) a missing browser is a failure, so a broken install cannot pass silently.
-"""
+"""The audit report of a real audit opened from disk in a real headless browser (see ``browser.py``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
+from browser import open_report, visible_cards
 
 import saliencykit as sk
 from saliencykit.audit import audit, demo_dataset
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 XSS = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
 
 pytestmark = pytest.mark.slow  # end-to-end runs: left out by `make test-fast`
-
-
-def _require_browser():
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "playwright is not installed (pip install -e '.[dev]')"
-    if not os.path.exists(CHROMIUM):
-        missing = "Debian's chromium is not installed (make browser)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -59,27 +27,8 @@ def report(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(report):
-    sync_playwright = _require_browser()
-    problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
-        page.goto(report.as_uri())
-        page.wait_for_load_state("load")
-        page.problems = problems
+    with open_report(report) as page:
         yield page
-        browser.close()
-
-
-def visible_cards(page) -> list[dict]:
-    return page.evaluate(
-        """() => Array.from(document.querySelectorAll('section.case:not([hidden]) article.card')).map(c => ({
-            key: c.dataset.key, score: parseFloat(c.dataset.score), case: c.closest('section.case').dataset.case,
-            text: c.textContent}))"""
-    )
 
 
 def reset(page) -> None:

@@ -1,8 +1,11 @@
 """The audit's outputs for people and tools: ``summary.json``, ``results.csv`` and the static ``report.html``.
 
 Everything is computed from the run store, so a resumed or interrupted run reports exactly what it holds. The
-report is one HTML file rendered from the ``report.html.j2`` template with its CSS and JavaScript inline; it
-refers to the overlays and photos by relative paths, so it works offline, opened from disk. Every label and
+report is an HTML page rendered from the ``report.html.j2`` template with its CSS and JavaScript inline; it
+refers to the overlays and photos by relative paths, so it works offline, opened from disk. Up to
+:data:`CHUNK_ROWS` images it is that one file; a larger audit's page carries only the rows of its first view and
+loads the others from ``report_files/rows-*.js`` (plain ``<script src>``, which file:// pages may load where
+``fetch`` is blocked), so 100 000 images open as fast as 1 000. Every label and
 file name is escaped (Jinja autoescaping in HTML, ``tojson`` for the data the page's script reads, and the
 script only ever sets text, never HTML).
 """
@@ -12,9 +15,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -29,6 +34,15 @@ from .cases import CASES
 from .outputs import report_source
 from .store import ITEM_COLUMNS, AuditStore
 
+#: rows per chunk file of a large report (and the most a report carries inline, in one self-contained file)
+CHUNK_ROWS = 4000
+#: cards per case before "show more" (the page's grid page; ``report.js`` reads it from the page)
+PAGE_ROWS = 48
+#: the folder beside ``report.html`` that holds the chunk files
+CHUNK_FOLDER = "report_files"
+#: entries of the "suspicious focus" list drawn in the page (all of them are in ``summary.json``)
+SUSPICIOUS_SHOWN = 200
+
 CSV_COLUMNS = (
     *ITEM_COLUMNS,
     "case",
@@ -40,8 +54,12 @@ CSV_COLUMNS = (
 )
 
 
+#: the characters ``quote(path, safe="/:")`` leaves as they are: most paths need no quoting at all
+_PLAIN = re.compile(r"[A-Za-z0-9_.~/:-]*").fullmatch
+
+
 def _url(path: str) -> str:
-    return quote(path, safe="/:")
+    return path if _PLAIN(path) else quote(path, safe="/:")
 
 
 def summarize(
@@ -180,7 +198,7 @@ def _suspicion(entry: Mapping[str, Any]) -> tuple[float, float, float]:
 
 
 def _image_entry(row: dict[str, Any], out: Path) -> dict[str, Any]:
-    source = row["original"] or report_source(Path(row["path"]), out)
+    source = row["original"] or _source(row["path"], out)
     focus = row["focus"] or {}
     width, height = row["width"], row["height"]
     return {
@@ -201,6 +219,21 @@ def _image_entry(row: dict[str, Any], out: Path) -> dict[str, Any]:
         "b": relative_boxes(row["objects"], width, height) if row["objects"] and width and height else None,
         "mt": row["metrics"],
     }
+
+
+def _source(path: str, out: Path) -> str:
+    """``report_source`` of a photo, resolving each folder once: a 100 000-image report does not stat every path
+    component of every file twice (a symlinked file is still resolved on its own, to where it points)."""
+    if os.path.islink(path):
+        return report_source(Path(path), out)
+    folder, name = os.path.split(path)
+    base = _folder_source(folder, str(out))
+    return name if base == "." else f"{base}/{name}"
+
+
+@lru_cache(maxsize=4096)
+def _folder_source(folder: str, out: str) -> str:
+    return report_source(Path(folder), Path(out))
 
 
 def _version() -> str:
@@ -231,29 +264,110 @@ def _template() -> tuple[Any, str, str, str]:
     script = folder.joinpath("report.js").read_text(encoding="utf-8")
     style = folder.joinpath("report.css").read_text(encoding="utf-8")
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["url"] = lambda path: _url(str(path)) if path else ""
     template = env.from_string(folder.joinpath("report.html.j2").read_text(encoding="utf-8"))
     script_hash = "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     return template, script, style, script_hash
 
 
-def render_report(summary: Mapping[str, Any], images: list[dict[str, Any]]) -> str:
-    """The HTML of the report page.
+def _default_order(entry: Mapping[str, Any]) -> tuple[float, str]:
+    """The page's default sort (top-1 score, high first, then file name), as ``report.js`` sorts."""
+    score = entry.get("ps")
+    return (-(score if isinstance(score, (int, float)) else 0.0), str(entry.get("k")))
 
-    The page's Content-Security-Policy allows only its own script (by hash): even a label that escaped the
-    escaping could not run code.
+
+def split_rows(images: list[dict[str, Any]], chunk_rows: int = CHUNK_ROWS) -> tuple[list[dict[str, Any]], list[list]]:
+    """The rows inlined in the page and the chunks loaded after it.
+
+    Up to ``chunk_rows`` rows everything is inline (one self-contained file). Above, the page carries only each
+    case's first grid page in the default order, so the first view is complete and final before any chunk
+    arrives; the chunks hold the other rows in store order.
+    """
+    if len(images) <= chunk_rows:
+        return images, []
+    by_case: dict[str, list[int]] = defaultdict(list)
+    for i, entry in enumerate(images):
+        by_case[entry.get("c") or ""].append(i)
+    first: set[int] = set()
+    for members in by_case.values():
+        first.update(sorted(members, key=lambda i: _default_order(images[i]))[:PAGE_ROWS])
+    head = [images[i] for i in sorted(first)]
+    rest = [entry for i, entry in enumerate(images) if i not in first]
+    return head, [rest[i : i + chunk_rows] for i in range(0, len(rest), chunk_rows)]
+
+
+def render_report(
+    summary: Mapping[str, Any],
+    images: list[dict[str, Any]],
+    inline: list[dict[str, Any]] | None = None,
+    chunk_files: Sequence[str] = (),
+) -> str:
+    """The HTML of the report page over all ``images``: ``inline`` (default: all) in the page, the rest in
+    ``chunk_files`` (names inside ``report_files/``) that the page loads after its first view.
+
+    The page's Content-Security-Policy allows only its own script (by hash) and the scripts that script adds
+    (``'strict-dynamic'``: the chunk files, which are data in a function call): a label that escaped the
+    escaping, or a ``<script src>`` smuggled into the markup, could not run code.
     """
     template, script, style, script_hash = _template()
     metric_names = sorted({name for values in summary["metrics"].values() for name in values})
     classes = sorted({e["g"] for e in images if e["g"]} | {e["p"] for e in images if e["p"]})
+    cases = dict(summary["cases"])
+    # a case this version does not know (a store written by another version) still gets its section and box
+    cases.update(Counter(str(e["c"]) for e in images if e["c"] not in cases))
+    config = {"files": [f"{CHUNK_FOLDER}/{name}" for name in chunk_files], "rows": len(images), "page": PAGE_ROWS}
+    suspicious = list(summary.get("suspicious") or [])
     return template.render(
         s=summary,
-        images=images,
+        cases=cases,
+        images=images if inline is None else inline,
+        config=config,
         classes=classes,
         metric_names=metric_names,
+        suspicious=suspicious[:SUSPICIOUS_SHOWN],
+        suspicious_more=max(
+            0, int(summary.get("suspicious_total") or len(suspicious)) - len(suspicious[:SUSPICIOUS_SHOWN])
+        ),
         script=script,
         style=style,
         script_hash=script_hash,
     )
+
+
+def _chunk_script(index: int, rows: list[dict[str, Any]]) -> bytes:
+    """One chunk file: its rows as a JSON text in a string literal, handed to the page's loader (data, no code).
+
+    A string for ``JSON.parse`` rather than an object literal: the browser parses JSON much faster than it
+    compiles the same data as code.
+    """
+    body = json.dumps(rows, separators=(",", ":"), default=str)
+    return f"saliencykitRows({index},{json.dumps(body)});\n".encode("ascii")
+
+
+def write_page(
+    out: Path, summary: Mapping[str, Any], images: list[dict[str, Any]], chunk_rows: int = CHUNK_ROWS
+) -> Path:
+    """Write ``report.html`` and, for a large audit, its row chunks in ``report_files/``; return the page's path.
+
+    The chunks are written first and the page last (each atomically), so the page never names a chunk that is
+    not there yet; chunk files of an earlier, larger report are deleted.
+    """
+    head, chunks = split_rows(images, chunk_rows)
+    folder = out / CHUNK_FOLDER
+    names = [f"rows-{i:05d}.js" for i in range(len(chunks))]
+    if chunks:
+        folder.mkdir(parents=True, exist_ok=True)
+    for index, (name, rows) in enumerate(zip(names, chunks)):
+        atomic_write_bytes(folder / name, _chunk_script(index, rows))
+    page = out / "report.html"
+    atomic_write_bytes(page, render_report(summary, images, head, names).encode("utf-8"))
+    if folder.is_dir():
+        for stale in [*folder.glob("rows-*.js"), *folder.glob(".rows-*")]:  # and what a killed export left
+            if stale.name not in names:
+                stale.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return page
 
 
 def export(
@@ -265,13 +379,14 @@ def export(
     write_report: bool = True,
     resume: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Write ``summary.json``, ``results.csv`` and (unless told not to) ``report.html``; return the summary.
+    """Write ``summary.json``, ``results.csv`` and (unless told not to) the report; return the summary.
 
     ``resume``: what this run found in the store (``{"kept", "changed", "removed"}`` counts).
     """
+    _folder_source.cache_clear()  # folders may have moved since the last export in this process
     summary, images = summarize(store, out, explainer_description, settings, interrupted, resume)
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2, default=str).encode("utf-8"))
     write_csv(store, out / "results.csv")
     if write_report:
-        atomic_write_bytes(out / "report.html", render_report(summary, images).encode("utf-8"))
+        write_page(out, summary, images)
     return summary
