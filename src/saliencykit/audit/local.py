@@ -37,6 +37,7 @@ from .classmaps import FOLDER as CLASS_MAPS
 from .dataset import Dataset, Item, load_image, read_dataset
 from .focus import focus_stats, reasons
 from .outputs import ORIGINALS, OutputOptions, base_names, write_outputs
+from .report import CHUNK_FOLDER
 from .store import STORE_NAME, AuditStore
 
 log = logging.getLogger("saliencykit")
@@ -409,14 +410,14 @@ def clear_output(out: Path) -> None:
     """Delete what an earlier audit wrote into ``out`` (its store, case folders, report and exports) only."""
     for name in _OWNED:
         (out / name).unlink(missing_ok=True)
-    for name in (*CASES, ORIGINALS, CLASS_MAPS):
+    for name in (*CASES, ORIGINALS, CLASS_MAPS, CHUNK_FOLDER):
         if (out / name).is_dir():
             shutil.rmtree(out / name)
 
 
 def _clean_partial_files(out: Path) -> None:
     """Remove temporary files that a killed run left half-written (atomic writes name them '.<name>.*')."""
-    for name in (*CASES, ORIGINALS, CLASS_MAPS):
+    for name in (*CASES, ORIGINALS, CLASS_MAPS, CHUNK_FOLDER):
         folder = out / name
         if folder.is_dir():
             for tmp in [*folder.glob(".*"), *folder.glob("raw/.*")]:
