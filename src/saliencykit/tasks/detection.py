@@ -13,18 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
-import openvino as ov
 
 from ..detection.boxes import DetectionBatch, Detections, box_iou, box_similarity, normalize_boxes, scale_boxes
 from ..detection.explanation import DetectionExplanation
 from ..detection.ssd import PRESET_PREPROCESS, PRESETS
 from ..errors import MethodError, TargetError
 from ..labels import label_index, label_of
-from ..model import ModelRunner, is_torch_module, load_model, select_input
 from ..pipeline import Pipeline
 from ..preprocess import Preprocess
 from ..visualize import normalize
-from .base import Task
+from .outputs import RawOutputsTask
 
 log = logging.getLogger("saliencykit")
 
@@ -92,7 +90,7 @@ def box_targets(targets: Any, classes: Any, use_probs: bool) -> list[BoxTarget]:
     return [BoxTarget(t.key, t.box, t.cls, t.name, t.score, use_probs) for t in targets]
 
 
-class DetectionTask(Task):
+class DetectionTask(RawOutputsTask):
     """An object detector: a postprocess turns its outputs into boxes; one map per explained box.
 
     Options (Explainer keywords): ``class_output`` — which model output holds class logits, for the white-box
@@ -110,7 +108,6 @@ class DetectionTask(Task):
         super().__init__(**options)
         self.class_output: int | str | None = options.get("class_output")
         self.postprocess: Any = None
-        self._plain_runner: ModelRunner | None = None
 
     def pipeline(self, model: Any, preprocess: Any, postprocess: Any, settings: dict[str, Any]) -> Pipeline:
         self.postprocess, preset = _resolve_postprocess(postprocess)
@@ -119,25 +116,7 @@ class DetectionTask(Task):
         label_names = settings["label_names"]
         if label_names is None and getattr(self.postprocess, "label_names", None):
             label_names = list(self.postprocess.label_names)
-        input_name, input_shape = settings["input_name"], settings["input_shape"]
-        source: Any = model
-        if isinstance(model, (str, ov.Model)) or hasattr(model, "__fspath__") or is_torch_module(model):
-            unknown = settings["example_input"] is None and input_shape is None
-            if is_torch_module(model) and unknown and isinstance(preprocess, Preprocess) and preprocess.size:
-                h, w = preprocess.hw
-                input_shape = (1, h, w, 3) if preprocess.layout == "NHWC" else (1, 3, h, w)
-            graph = load_model(model, example_input=settings["example_input"], input_shape=input_shape)
-            if preprocess is None:
-                preprocess = Preprocess(layout=_guess_layout(graph, input_name))
-            from ..graph.detection import free_batch
-
-            source = free_batch(graph, input_name)
-        batch_size = settings["batch_size"] if settings["batch_size"] is not None else self.default_batch_size
-        self.pipeline_ = Pipeline(
-            source, preprocess, "identity", settings["device"], label_names, input_name, None, None, batch_size,
-            task="detection", precision=settings.get("precision", "f32"),
-        )  # fmt: skip
-        return self.pipeline_
+        return self.raw_pipeline(model, preprocess, settings, label_names)
 
     def rebuild_options(self) -> dict[str, Any]:
         return {"postprocess": self.postprocess, "class_output": self.class_output}
@@ -158,35 +137,6 @@ class DetectionTask(Task):
         }
 
     # -- predictions -----------------------------------------------------------------------------------------
-
-    def run(self, pixels: np.ndarray, runner: Any = None) -> list[np.ndarray]:
-        """The model's outputs for a pixel batch (the plain model unless ``runner`` is given)."""
-        pipeline = self.pipeline_
-        assert pipeline is not None
-        if pipeline.predict_fn is not None:
-            out = pipeline.predict_fn(pixels)
-            return [np.asarray(out)] if isinstance(out, np.ndarray) else [np.asarray(o) for o in out]
-        if runner is None:
-            if self._plain_runner is None:
-                self._plain_runner = self._compile_plain()
-            runner = self._plain_runner
-        return pipeline.run(runner, pixels)
-
-    def _compile_plain(self) -> ModelRunner:
-        """The plain model for many masked images: OpenVINO's throughput hint (parallel streams)."""
-        pipeline = self.pipeline_
-        assert pipeline is not None
-        graph = pipeline.ov_model
-        if isinstance(pipeline.preprocess, Preprocess) and pipeline.declarative:
-            graph = pipeline.preprocess.embed(graph, pipeline.input_name)
-        return ModelRunner(
-            graph,
-            pipeline.device,
-            pipeline.input_name,
-            pipeline.batch_size,
-            performance="throughput",
-            precision=pipeline.precision,
-        )
 
     def read(self, outputs: list[np.ndarray], names: Sequence[str]) -> list[Detections]:
         found = self.postprocess(outputs)
@@ -418,13 +368,3 @@ def _resolve_postprocess(postprocess: Any) -> tuple[Any, str | None]:
             "boxes [x0, y0, x1, y1] normalised to [0, 1]."
         )
     return postprocess, None
-
-
-def _guess_layout(model: ov.Model, input_name: str | None) -> str:
-    """NHWC when the input's last axis is 3 channels and its second is not (TFLite models), else NCHW."""
-    shape = select_input(model, input_name).get_partial_shape()
-    if shape.rank.is_static and shape.rank.get_length() == 4:
-        last, second = shape[3], shape[1]
-        if last.is_static and last.get_length() == 3 and not (second.is_static and second.get_length() == 3):
-            return "NHWC"
-    return "NCHW"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
-from ..model import ModelRunner, is_torch_module, load_model
+from ..model import ModelRunner, is_torch_module, load_model, select_input
 from ..pipeline import Pipeline
 from ..preprocess import Preprocess
 from .base import Task
@@ -27,8 +27,13 @@ class RawOutputsTask(Task):
         self._plain_runner: ModelRunner | None = None
 
     def pipeline(self, model: Any, preprocess: Any, postprocess: Any, settings: dict[str, Any]) -> Pipeline:
+        return self.raw_pipeline(model, preprocess, settings, settings["label_names"])
+
+    def raw_pipeline(
+        self, model: Any, preprocess: Any, settings: dict[str, Any], label_names: Sequence[str] | None
+    ) -> Pipeline:
+        """The task's pipeline: the graph with a free batch (masked copies go through in batches), no postprocess."""
         from ..graph.batch import free_batch
-        from .detection import _guess_layout
 
         input_name, input_shape = settings["input_name"], settings["input_shape"]
         source: Any = model
@@ -39,11 +44,11 @@ class RawOutputsTask(Task):
                 input_shape = (1, h, w, 3) if preprocess.layout == "NHWC" else (1, 3, h, w)
             graph = load_model(model, example_input=settings["example_input"], input_shape=input_shape)
             if preprocess is None:
-                preprocess = Preprocess(layout=_guess_layout(graph, input_name))
+                preprocess = Preprocess(layout=guess_layout(graph, input_name))
             source = free_batch(graph, input_name)
         batch_size = settings["batch_size"] if settings["batch_size"] is not None else self.default_batch_size
         self.pipeline_ = Pipeline(
-            source, preprocess, "identity", settings["device"], settings["label_names"], input_name, None, None,
+            source, preprocess, "identity", settings["device"], label_names, input_name, None, None,
             batch_size, task=self.name, precision=settings.get("precision", "f32"),
         )  # fmt: skip
         return self.pipeline_
@@ -57,19 +62,25 @@ class RawOutputsTask(Task):
             return [np.asarray(out)] if isinstance(out, np.ndarray) else [np.asarray(o) for o in out]
         if runner is None:
             if self._plain_runner is None:
-                graph = pipeline.ov_model
-                if isinstance(pipeline.preprocess, Preprocess) and pipeline.declarative:
-                    graph = pipeline.preprocess.embed(graph, pipeline.input_name)
-                self._plain_runner = ModelRunner(
-                    graph,
-                    pipeline.device,
-                    pipeline.input_name,
-                    pipeline.batch_size,
-                    performance="throughput",
-                    precision=pipeline.precision,
-                )
+                self._plain_runner = self._compile_plain()
             runner = self._plain_runner
         return pipeline.run(runner, pixels)
+
+    def _compile_plain(self) -> ModelRunner:
+        """The plain model for many masked images: OpenVINO's throughput hint (parallel streams)."""
+        pipeline = self.pipeline_
+        assert pipeline is not None
+        graph = pipeline.ov_model
+        if isinstance(pipeline.preprocess, Preprocess) and pipeline.declarative:
+            graph = pipeline.preprocess.embed(graph, pipeline.input_name)
+        return ModelRunner(
+            graph,
+            pipeline.device,
+            pipeline.input_name,
+            pipeline.batch_size,
+            performance="throughput",
+            precision=pipeline.precision,
+        )
 
     def predict(self, pixels: np.ndarray, names: Sequence[str]) -> Any:
         return self.read(self.run(pixels), names)
@@ -84,3 +95,13 @@ class RawOutputsTask(Task):
         from ..visualize import normalize
 
         return saliency.astype(np.float32) if whitebox else normalize(saliency)
+
+
+def guess_layout(model: ov.Model, input_name: str | None) -> str:
+    """NHWC when the input's last axis is 3 channels and its second is not (TFLite models), else NCHW."""
+    shape = select_input(model, input_name).get_partial_shape()
+    if shape.rank.is_static and shape.rank.get_length() == 4:
+        last, second = shape[3], shape[1]
+        if last.is_static and last.get_length() == 3 and not (second.is_static and second.get_length() == 3):
+            return "NHWC"
+    return "NCHW"
