@@ -164,18 +164,43 @@ def red_patch(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def shortcut_model(logits_of):
-    """The demo model, plus BONUS on the espresso logit when the top-left corner of the input is red."""
+def shortcut_module(net, preprocess):
+    """``net`` (the demo network: ``preprocess``-normalised NCHW in, logits out), plus BONUS on the espresso logit when
+    the top-left 15 % x 15 % of the input is red. Torch ops only, so OpenVINO converts the rule along with the net
+    (the corner's size is fixed by ``preprocess``'s input size, a constant of the traced graph)."""
+    import torch
 
-    def predict(pixels: np.ndarray) -> np.ndarray:
-        logits = logits_of(pixels)
-        side = int(round(0.15 * pixels.shape[1]))
-        corner = pixels[:, :side, :side, :] / 255.0
-        redness = (corner[..., 0] - np.maximum(corner[..., 1], corner[..., 2])).mean(axis=(1, 2))
-        logits[:, TARGET] += BONUS * np.clip((redness - 0.3) / 0.4, 0.0, 1.0)
-        return logits
+    def per_channel(value) -> torch.Tensor:
+        return torch.tensor(np.broadcast_to(np.asarray(value, np.float32), (3,)).copy()).view(1, 3, 1, 1)
 
-    return predict
+    class Shortcut(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+            self.register_buffer("mean", per_channel(preprocess.mean))
+            self.register_buffer("std", per_channel(preprocess.std))
+            self.corner = tuple(round(0.15 * side) for side in preprocess.hw)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = self.net(x)
+            h, w = self.corner
+            corner = (x[:, :, :h, :w] * self.std + self.mean) / 255.0  # the pixels again, in [0, 1]
+            # flattened first: OpenVINO 2026.4's CPU plugin, fusing a mean over (1, 2) with the "- 0.3, / 0.4" below,
+            # scores only the batch's first image and gives the others 0 (the batch check in the test catches it)
+            redness = (corner[:, 0] - torch.maximum(corner[:, 1], corner[:, 2])).flatten(1).mean(1)
+            bonus = BONUS * torch.clamp((redness - 0.3) / 0.4, 0.0, 1.0)
+            target = (torch.arange(logits.shape[1]) == TARGET).to(logits.dtype)
+            return logits + bonus[:, None] * target
+
+    return Shortcut().eval()
+
+
+@pytest.fixture(scope="module")
+def shortcut_torch_module(demo_torch_module):
+    """The demo network wrapped in the red-corner shortcut, as a torch module."""
+    import saliencykit as sk
+
+    return shortcut_module(demo_torch_module, sk.demo.preprocess)
 
 
 @pytest.fixture(scope="module")
@@ -207,16 +232,31 @@ def shortcut_data(tmp_path_factory):
 
 
 @pytest.mark.slow  # two black-box audits of 6 photos
-def test_the_audit_catches_a_red_corner_shortcut_and_the_plain_model_does_not(shortcut_data, tmp_path):
+def test_the_audit_catches_a_red_corner_shortcut_and_the_plain_model_does_not(
+    shortcut_torch_module, shortcut_data, tmp_path
+):
+    import torch
+
     import saliencykit as sk
     from saliencykit.methods import RISE
-    from saliencykit.metrics import Scorer
 
     data, boxes, patched = shortcut_data
-    logits = Scorer(sk.demo.pipeline(), score="logit").predict
     # 4 x 4 cells: the 15 % patch lies inside the corner cell, so 32 masks (each cell hidden in half) find it
     rise = RISE(num_masks=32, num_cells=4, substrates=("mean",), seed=0)
-    wrapped = sk.Explainer(shortcut_model(logits), sk.demo.preprocess, label_names=sk.demo.labels(), method=rise)
+    # the module itself: converted to OpenVINO with its corner rule, logits out, softmax after (as the demo model)
+    wrapped = sk.Explainer(
+        shortcut_torch_module,
+        sk.demo.preprocess,
+        label_names=sk.demo.labels(),
+        method=rise,
+        input_shape=(1, 3, 224, 224),
+    )
+    # the converted graph scores a batch image by image as the torch module does, the corner rule included
+    cat = sk.demo.photos()["chelsea"]
+    batch = [cat, red_patch(cat), cat, red_patch(cat)]
+    with torch.no_grad():
+        expected = shortcut_torch_module(torch.from_numpy(np.concatenate([sk.demo.preprocess(i) for i in batch])))
+    assert list(wrapped.pipeline.predict(batch).argmax(1)) == list(expected.argmax(1).numpy())
     results = {
         "shortcut": audit(wrapped, data, tmp_path / "shortcut", annotations=boxes),
         "plain": audit(sk.demo.explainer(method=rise), data, tmp_path / "plain", annotations=boxes),
