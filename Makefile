@@ -58,9 +58,10 @@ bench-compare: install bench-oxai
 	$(PY) bench/metrics_crosscheck.py
 	$(PY) bench/oxai_dropin.py
 
-# The faithfulness judge: every method under a battery of removal protocols (about an hour).
-bench-judge: install
-	$(PY) bench/judge.py
+# The faithfulness judge (every method, openvino-xai's anchors included, under a battery of removal protocols) and
+# the search of quality against model calls that chose RISE()'s default: about two hours from an empty cache.
+bench-judge: install bench-oxai
+	$(PY) bench/run_all.py judge blackbox_search
 
 # openvino-xai 1.1 pins openvino 2024.4 and numpy 1.x: it lives in its own environment, used only by bench/.
 bench/.venv-oxai/bin/python:

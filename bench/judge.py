@@ -22,8 +22,8 @@ outside judge used (blur in / black out, grey in / grey out, blur in / blur out)
 (blur in / mean out) are reported as well: an insertion and a deletion curve are independent, so any pair is a
 difference of two curves measured here. The target is the model's top-1 class on each photo. Precision: f32.
 
-Maps are cached per method and photo in ``bench/.cache/judge/`` (delete it to recompute): the anchors take minutes
-per photo. Explanation time and model calls are recorded when a map is made.
+Maps and their scores are cached per method and photo in ``bench/.cache/judge/`` (delete it to recompute): the
+anchors take minutes per photo. Explanation time and model calls are recorded when a map is made.
 """
 
 from __future__ import annotations
@@ -140,7 +140,13 @@ def our_methods() -> list[Method]:
     m = sk.methods
     return [
         Method("ours ReciproCAM (white-box)", lambda: m.ReciproCAM()),
-        Method("ours RISE() default", lambda: m.RISE()),
+        Method("ours RISE() default (320 masks, 4+7+10 cells)", lambda: m.RISE()),
+        Method("ours RISE 320, 4+7+10, blur+mean", lambda: m.RISE(substrates=("blur", "mean"))),
+        Method("ours RISE 320, 4+7+10, mean only", lambda: m.RISE(substrates=("mean",))),
+        Method(
+            "ours RISE previous default (384, soft)",
+            lambda: m.RISE(num_masks=384, num_cells=10, substrates=("blur", "mean"), output="soft", combine="sum"),
+        ),
         Method("ours RISE balance (5000 masks)", lambda: m.RISE(preset="balance")),
         Method("ours AISE balance", lambda: m.AISE()),
     ]
@@ -261,7 +267,13 @@ def judge(methods: list[Method], photos: dict[str, np.ndarray]) -> dict:
             continue
         per_protocol: dict[str, list[float]] = {}
         for name, one in made.items():
-            for p, v in protocol_scores(judge_map(pipeline, photos[name], one["map"], targets[name])).items():
+            cached = CACHE / _slug(method.name) / f"{name}_{targets[name]}.scores.json"
+            if cached.exists():
+                scores = json.loads(cached.read_text())
+            else:
+                scores = judge_map(pipeline, photos[name], one["map"], targets[name])
+                cached.write_text(json.dumps(scores))
+            for p, v in protocol_scores(scores).items():
                 per_protocol.setdefault(p, []).append(v)
         table[method.name] = per_protocol
         timing[method.name] = (

@@ -92,12 +92,14 @@ def test_orthogonal_design_needs_half_probability():
 def test_presets_are_openvino_xai_s():
     default = RISE().settings()
     assert (default["num_masks"], default["num_cells"], default["sampler"], default["estimator"]) == (
-        384,
-        10,
+        320,
+        [4, 7, 10],
         "orthogonal",
         "centered",
     )
-    assert (default["interpolation"], default["substrates"], default["output"]) == ("cubic", ["blur", "mean"], "soft")
+    assert (default["interpolation"], default["substrates"], default["output"]) == ("cubic", ["blur", "mean"], "raw")
+    assert default["combine"] == "equal"
+    assert RISE(preset="balance").settings()["combine"] == "sum"
     balance = RISE(preset="balance").settings()  # openvino-xai's configuration, with our design and estimator
     assert (balance["num_masks"], balance["num_cells"], balance["interpolation"]) == (5000, 8, "linear")
     assert (balance["substrates"], balance["output"]) == (["mean"], "raw")
@@ -135,6 +137,43 @@ def test_rise_same_seed_same_map_other_seed_other_map(options):
     # the toy model's class 0 looks at the top-left quadrant, class 1 at the bottom-right
     assert a[0, :16, :16].mean() > a[0, 16:, 16:].mean()
     assert a[1, 16:, 16:].mean() > a[1, :16, :16].mean()
+
+
+def test_several_grids_give_one_estimate_each_weighted_equally():
+    """The default's three grids: each (substrate, grid) estimate is scaled to max |.| = 1 before they are added."""
+    pixels = _pixels()
+    multi = RISE(num_masks=96, num_cells=(2, 4), substrates=("mean",), combine="equal")
+    maps = multi.explain(_toy_predict, pixels, [0, 1], fill=127.5)
+    assert maps[0, :16, :16].mean() > maps[0, 16:, 16:].mean()
+    assert maps[1, 16:, 16:].mean() > maps[1, :16, :16].mean()
+    # each estimate contributes at most 1 in absolute value, and the largest value is reached where both agree
+    assert np.abs(maps).max() <= 2.0 + 1e-5 and np.abs(maps[0]).max() > 1.0
+    summed = RISE(num_masks=96, num_cells=(2, 4), substrates=("mean",), combine="sum").explain(
+        _toy_predict, pixels, [0, 1], fill=127.5
+    )
+    assert not np.allclose(maps, summed) and np.abs(summed).max() < 1.0  # raw probabilities differences are small
+    # the masks are split evenly: 48 per grid, with the grid's own stream
+    counts = []
+    multi.explain(_toy_predict, pixels, [0], fill=127.5, progress=lambda done, total: counts.append((done, total)))
+    assert counts[-1] == (96, 96)
+    assert multi.settings()["num_cells"] == [2, 4]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"num_cells": (4, "7")}, "whole number"),
+        ({"num_cells": ()}, "whole number"),
+        ({"num_cells": 2.5}, "whole number"),
+        ({"num_cells": (4, 4)}, "each grid size once"),
+        ({"num_cells": (4, 0)}, ">= 1"),
+        ({"num_masks": 5, "num_cells": (4, 7, 10)}, "6 here"),
+        ({"combine": "max"}, "combine='max'"),
+    ],
+)
+def test_bad_grids_and_combine_are_refused(options, message):
+    with pytest.raises(MethodError, match=message):
+        RISE(**options)
 
 
 def test_soft_output_keeps_the_ranking_and_compresses_positive_evidence():
@@ -324,7 +363,7 @@ def test_same_maps_from_torch_onnx_and_ir(model_sources):
         explainer = sk.Explainer(
             model_sources[kind],
             mode="blackbox",
-            method=RISE(num_masks=64, num_cells=4, output="raw"),  # the estimates themselves
+            method=RISE(num_masks=64, num_cells=4, output="raw", combine="sum"),  # the estimates themselves
             preprocess=sk.Preprocess(size=SIZE, std=255.0),
         )
         maps.append(explainer(image, targets=1).maps[1])
@@ -332,7 +371,9 @@ def test_same_maps_from_torch_onnx_and_ir(model_sources):
     np.testing.assert_allclose(maps[0], maps[2], atol=3e-3)
 
 
-@pytest.mark.parametrize("method", [RISE(num_masks=40, num_cells=4, batch_size=16), AISE(preset="speed")])
+@pytest.mark.parametrize(
+    "method", [RISE(num_masks=40, num_cells=4, batch_size=16, output="soft", combine="sum"), AISE(preset="speed")]
+)
 def test_masks_blended_inside_the_graph_give_the_host_blends_maps(method, model_sources):
     explainer = sk.Explainer(
         model_sources["ir"], mode="blackbox", method=method, preprocess=sk.Preprocess(size=SIZE, std=255.0)

@@ -212,7 +212,7 @@ register(MethodSpec("rise", "blackbox", ("classification", "detection", "segment
                     _lazy(".rise", {"classification": "RISE", "detection": "DRISE"}),
                     "RISE (D-RISE for boxes): randomly masked copies weighted by the target's score",
                     ("preset", "seed", "num_masks", "num_cells", "prob", "sampler", "estimator", "batch_size",
-                     "antithetic", "interpolation", "substrates", "output", "use_probs"),
+                     "antithetic", "interpolation", "substrates", "output", "combine", "use_probs"),
                     aliases=("drise", "d_rise")))  # fmt: skip
 register(MethodSpec("aise", "blackbox", ("classification", "detection", "segmentation", "scalar"),
                     _lazy(".aise", {"classification": "AISE", "detection": "AISEDetection"}),

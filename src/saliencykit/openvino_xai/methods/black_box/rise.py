@@ -42,7 +42,8 @@ class RISE(BlackBoxXAIMethod):
             substrates=("mean",),
             output="raw",
         )
-        self.num_masks, self.num_cells = method._sizes()
+        self.num_masks, grids = method._sizes()
+        self.num_cells = grids[0]
         logits = self.get_logits(x)
         targets = list(range(logits.shape[1])) if target_indices is None else [int(t) for t in target_indices]
         maps = self._explain(method, x, targets)
