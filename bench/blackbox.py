@@ -106,14 +106,14 @@ def _configs(quick: bool, heavy: list[str], one: list[str], every: list[str], ox
             metrics=not oxai,  # openvino-xai's own RISE-5000 is then the quality reference
         ),
         Row("ours RISE quality (10000, 12)", one, lambda: RISE(preset="quality"), metrics=False),
-        Row("ours RISE() = 320, 4+7+10 cells, blur+mean, raw", every, lambda: RISE()),
+        Row("ours RISE() = 256, 4+7+10 cells, blur+mean, raw", every, lambda: RISE()),
         Row("ours RISE previous default (384, 10, soft)", every, lambda: RISE(**SOFT384)),
         Row("ours RISE(seed=1)", every, lambda: RISE(seed=1)),
         Row("ours RISE(num_masks=512)", every, lambda: RISE(num_masks=512)),
-        Row("ours RISE(num_masks=256)", every, lambda: RISE(num_masks=256)),
+        Row("ours RISE(num_masks=320)", every, lambda: RISE(num_masks=320)),
         Row("ours RISE(num_masks=128)", every, lambda: RISE(num_masks=128)),
         Row("ours RISE(num_masks=64)", every, lambda: RISE(num_masks=64)),
-        Row("ours RISE 320, 4+7+10 cells, mean only", every, lambda: RISE(substrates=("mean",))),
+        Row("ours RISE 256, 4+7+10 cells, mean only", every, lambda: RISE(substrates=("mean",))),
         Row("ours RISE 384, 8 cells, linear, mean, raw", every, lambda: RISE(**PREVIOUS)),
         Row("ours RISE 64, 8 cells, linear, mean, raw", every, lambda: RISE(**{**PREVIOUS, "num_masks": 64})),
         Row("ours RISE(), masks blended on the host", every, lambda: RISE(), metrics=False, host_blend=True),
@@ -305,7 +305,7 @@ def _summary(rows: list[Row], heavy: list[str], every: list[str]) -> None:
             f"  cost per model call, openvino-xai / ours, paired photo by photo: {np.median(ratios):.2f}x "
             f"({theirs.name} vs {row.name}; per photo {', '.join(f'{r:.2f}' for r in ratios)})"
         )
-    fast = by.get("ours RISE() = 320, 4+7+10 cells, blur+mean, raw")
+    fast = by.get("ours RISE() = 256, 4+7+10 cells, blur+mean, raw")
     host = by.get("ours RISE(), masks blended on the host")
     if fast and host:
         n = min(len(fast.times), len(host.times))

@@ -140,9 +140,10 @@ def our_methods() -> list[Method]:
     m = sk.methods
     return [
         Method("ours ReciproCAM (white-box)", lambda: m.ReciproCAM()),
-        Method("ours RISE() default (320 masks, 4+7+10 cells)", lambda: m.RISE()),
-        Method("ours RISE 320, 4+7+10, blur+mean", lambda: m.RISE(substrates=("blur", "mean"))),
-        Method("ours RISE 320, 4+7+10, mean only", lambda: m.RISE(substrates=("mean",))),
+        Method("ours RISE() default (256 masks, 4+7+10 cells)", lambda: m.RISE()),
+        Method("ours RISE 320, 4+7+10, blur+mean", lambda: m.RISE(num_masks=320)),
+        Method("ours RISE 320, 4+7+10, mean only", lambda: m.RISE(num_masks=320, substrates=("mean",))),
+        Method("ours RISE 192, 4+7+10, blur+mean", lambda: m.RISE(num_masks=192)),
         Method(
             "ours RISE previous default (384, soft)",
             lambda: m.RISE(num_masks=384, num_cells=10, substrates=("blur", "mean"), output="soft", combine="sum"),

@@ -36,7 +36,7 @@ def main() -> None:
     rise, aise = registry.lookup("rise"), registry.lookup("aise")
     configs = [
         ("RISE 128 masks, 8 cells", "segmentation", lambda: rise.create("segmentation", num_masks=128, num_cells=8)),
-        ("RISE default (320 masks, 4+7+10 cells)", "segmentation", lambda: rise.create("segmentation")),
+        ("RISE default (256 masks, 4+7+10 cells)", "segmentation", lambda: rise.create("segmentation")),
         ("AISE speed (20 x 3 widths)", "segmentation", lambda: aise.create("segmentation", preset="speed")),
         ("presence scorer, RISE 128 masks", "scalar", lambda: rise.create("scalar", num_masks=128, num_cells=8)),
     ]

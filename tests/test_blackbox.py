@@ -92,7 +92,7 @@ def test_orthogonal_design_needs_half_probability():
 def test_presets_are_openvino_xai_s():
     default = RISE().settings()
     assert (default["num_masks"], default["num_cells"], default["sampler"], default["estimator"]) == (
-        320,
+        256,
         [4, 7, 10],
         "orthogonal",
         "centered",

@@ -74,7 +74,7 @@ def test_blackbox_explain_shows_a_bar_of_model_calls(tmp_path, photo_files):
     result = run("explain", "demo", photo_files["chelsea"], "--mode", "blackbox", "--method", "rise", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "rise" in result.stderr
-    assert "model calls" in result.stderr and "320/320" in result.stderr  # RISE()'s masks, counted as they go
+    assert "model calls" in result.stderr and "256/256" in result.stderr  # RISE()'s masks, counted as they go
     assert len(list(out.glob("chelsea_Egyptian_cat_*.jpg"))) == 1
 
 

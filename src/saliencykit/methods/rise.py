@@ -19,7 +19,7 @@ measures them on the demo photos: insertion/deletion AUC and ADCC, ``saliencykit
   (``combine="equal"``). Coarse grids find the object with few masks, the fine grid places its parts; no single
   cell size wins on every photo, and the sum is steadier than any of them.
 
-``RISE()`` (320 masks, 4 + 7 + 10 cells, cubic up-sampling, both substrates, equal-weight combination, the raw
+``RISE()`` (256 masks, 4 + 7 + 10 cells, cubic up-sampling, both substrates, equal-weight combination, the raw
 estimate) is the black-box default. It was chosen with ``bench/judge.py`` and ``bench/blackbox_search.py``, which
 score every candidate under six removal substrates (two blurs, black, grey, noise, a down-sampled copy), pixel and
 block order and two step counts, so that the default does not win by perturbing the way one protocol removes
@@ -54,7 +54,7 @@ from .sampling import DESIGNS, INTERPOLATIONS, MaskSampler
 PRESETS: dict[str, tuple[int, int]] = {"speed": (1000, 4), "balance": (5000, 8), "quality": (10000, 12)}
 #: without a preset: the default chosen with ``bench/judge.py`` (see the module docstring)
 DEFAULT: dict[str, Any] = {
-    "num_masks": 320,
+    "num_masks": 256,
     "num_cells": (4, 7, 10),
     "interpolation": "cubic",
     "substrates": ("blur", "mean"),
@@ -88,13 +88,13 @@ class RISE:
     normalisation) and/or a blurred copy of the image; the blend runs inside the compiled graph when the model is
     an OpenVINO graph with declarative preprocessing.
 
-    ``RISE()`` is 320 orthogonal masks on 4 x 4, 7 x 7 and 10 x 10 grids, cubic up-sampling, half blurred and half
+    ``RISE()`` is 256 orthogonal masks on 4 x 4, 7 x 7 and 10 x 10 grids, cubic up-sampling, half blurred and half
     greyed, the centered estimator, the estimates added with equal weight, raw output (see the module docstring for
     why). ``RISE(preset="balance", sampler="random", estimator="mean", interpolation="cubic")`` is openvino-xai's
     RISE (5000 masks).
 
     Args:
-        num_masks: model calls per image (default 320, or the preset's).
+        num_masks: model calls per image (default 256, or the preset's).
         num_cells: grid cells per side (default ``(4, 7, 10)``, or the preset's); a tuple of sizes splits the masks
             between grids of those sizes, one estimate each.
         prob: probability that a cell is kept.
@@ -118,7 +118,7 @@ class RISE:
         batch_size: masks per model call (the runner splits them further into asynchronous chunks).
 
     >>> RISE().settings()["num_masks"], RISE(preset="speed").settings()["num_masks"]
-    (320, 1000)
+    (256, 1000)
     """
 
     num_masks: int | None = None
