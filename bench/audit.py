@@ -10,6 +10,7 @@ off). The configurations run in interleaved rounds; best and median are printed 
 machine gives).
 Usage: python bench/audit.py [--images 100] [--batch-size 16] [--rounds 5]
        python bench/audit.py --memory 10000   (resident memory along one long audit)
+       python bench/audit.py --stages         (where an audited image's time goes, one stage at a time)
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import argparse
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from _common import row
@@ -104,15 +107,83 @@ def memory(count: int, batch_size: int) -> None:
         row("after the report", f"{_rss_mb():.0f}")
 
 
+def stages(count: int, batch_size: int, rounds: int) -> None:
+    """Each stage of the audit of one image, timed alone in this thread (median over rounds, ms per image).
+
+    The audit overlaps reading and writing with inference, so the stages do not add up to its wall time; they
+    say what competes with inference for the cores.
+    """
+    from saliencykit.audit.dataset import read_dataset
+    from saliencykit.audit.local import RunOptions, _write, compute_batch, model_resizer
+    from saliencykit.audit.local import load as load_item
+    from saliencykit.audit.outputs import base_names
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        make_dataset(data, count)
+        pipeline = sk.demo.pipeline(batch_size=batch_size)
+        explainer = sk.demo.explainer(batch_size=batch_size)
+        resize = model_resizer(explainer)
+        items = list(read_dataset(data).items)
+        bases = base_names([item.key for item in items])
+        images = [load_image(item.path)[0] for item in items]
+        small = [resize(image) for image in images] if resize is not None else images
+        batches = [range(i, min(i + batch_size, len(items))) for i in range(0, len(items), batch_size)]
+        pipeline.predict(small[:batch_size])
+        explainer(small[:batch_size], targets=[0], keep_image=False)
+        times: dict[str, list[float]] = {}
+
+        def timed(name: str, fn: Callable[[], Any]) -> Any:
+            start = time.perf_counter()
+            result = fn()
+            times.setdefault(name, []).append((time.perf_counter() - start) / len(items) * 1000)
+            return result
+
+        def explain_all(loaded: list) -> list:
+            return [x for b in batches for x in compute_batch(explainer, [loaded[i] for i in b])]
+
+        def write_all(results: list, out: Path) -> None:
+            for result in results:
+                _write(result, out, bases, explainer.label_names, RunOptions())
+
+        def copy_files(files: list[tuple[str, bytes]], folder: Path) -> None:
+            folder.mkdir()
+            for name, data in files:
+                (folder / name).write_bytes(data)
+
+        for r in range(rounds):
+            loaded = timed("read + decode + SHA-1 + resize (reader)", lambda: [load_item(i, resize) for i in items])
+            timed("plain inference", lambda: [pipeline.predict([small[i] for i in b]) for b in batches])
+            results = timed("explain + focus + case (compute_batch)", lambda loaded=loaded: explain_all(loaded))
+            out = Path(tmp) / f"out{r}"
+            timed("write overlays + .npz (writer)", lambda results=results, out=out: write_all(results, out))
+            files = [(f"{k}{f.suffix}", f.read_bytes()) for k, f in enumerate(out.rglob("*")) if f.is_file()]
+            timed(
+                "  of which: the same bytes written to new files",
+                lambda files=files, r=r: copy_files(files, Path(tmp) / f"copy{r}"),
+            )
+        size = sum(len(data) for _, data in files) / len(items) / 1024
+        print(
+            f"{len(items)} images, batch {batch_size}, {rounds} rounds; per image {len(files) / len(items):.2f} files,"
+        )
+        print(f"{size:.0f} kB written")
+        row("stage, alone in one thread", "ms / image (median)")
+        for name, values in times.items():
+            row(name, f"{np.median(values):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--memory", type=int, default=0, help="instead: audit this many images, print the RSS")
+    parser.add_argument("--stages", action="store_true", help="instead: time each stage of the audit alone")
     args = parser.parse_args()
     if args.memory:
         return memory(args.memory, args.batch_size)
+    if args.stages:
+        return stages(args.images, args.batch_size, args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         paths = make_dataset(data, args.images)

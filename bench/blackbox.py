@@ -176,6 +176,7 @@ class _Oxai:
             "model": str(sk.demo.model_path()),
             "images": str(self.folder / f"{tag}_in.npz"),
             "output": str(self.folder / f"{tag}_out.npz"),
+            "precision": "f32",  # the same precision as ours (openvino-xai would otherwise run bf16 where it can)
             "jobs": jobs,
         }
         (self.folder / f"{tag}.json").write_text(json.dumps(spec))
@@ -183,7 +184,10 @@ class _Oxai:
             [str(OXAI_PYTHON), str(BENCH / "oxai_blackbox.py"), str(self.folder / f"{tag}.json")], check=True
         )
         with np.load(self.folder / f"{tag}_out.npz") as data:
-            return {k: data[k] for k in data.files}
+            out = {k: data[k] for k in data.files}
+        if self.count == 1:
+            print(f"openvino-xai ran at {out.get('precision', 'its default precision')}, ours at f32", flush=True)
+        return out
 
     def explain(self, row: Row, name: str, image: np.ndarray, target: int) -> None:
         job = {"name": "job", **row.oxai, "images": [name], "targets": [target]}

@@ -7,12 +7,17 @@ per-image wall times and model calls to an ``.npz``.
 
 Job file::
 
-    {"model": "model.xml", "images": "in.npz", "output": "out.npz",
+    {"model": "model.xml", "images": "in.npz", "output": "out.npz", "precision": "f32",
      "jobs": [{"name": "rise-balance", "method": "rise", "kwargs": {"preset": "balance"},
                "images": ["chelsea", ...], "targets": [285, ...]}]}
 
 ``"method": "plain"`` times the model alone instead (median of 50 calls of the explainer's ``model_forward`` on the
 first image: preprocessing and one synchronous inference, what its RISE and AISE pay per model call).
+
+``"precision"`` (``"f32"`` when absent, ``"bf16"``, or ``"default"``: OpenVINO's own choice, bf16 on CPUs that have
+it): openvino-xai 1.1 compiles with ``ov.Core().compile_model(model, device)`` and takes no compile options, so the
+model its method built is compiled again here with ``INFERENCE_PRECISION_HINT`` (``method._model_compiled``, which
+``model_forward`` calls), as ``bench/oxai_whitebox.py`` does; the precision that ran is written as ``precision``.
 
 ``in.npz`` holds RGB uint8 images by name. Preprocessing matches the demo model's (OpenCV bilinear resize to
 224 x 224, (x - 127.5) / 127.5, NCHW); scores are the softmax of the logits, like saliencykit's.
@@ -54,6 +59,7 @@ def main(job_path: str) -> None:
         spec = json.load(f)
     model = ov.Core().read_model(spec["model"])
     images = np.load(spec["images"])
+    precision = spec.get("precision", "f32")
     out: dict[str, np.ndarray] = {}
     methods = {"rise": xai.Method.RISE, "aise": xai.Method.AISE}
     for job in spec["jobs"]:
@@ -66,6 +72,12 @@ def main(job_path: str) -> None:
             explain_mode=ExplainMode.BLACKBOX,
             explain_method=methods[method],
         )
+        if precision != "default":
+            explainer.method._model_compiled = ov.Core().compile_model(
+                explainer.method._model, "CPU", {"INFERENCE_PRECISION_HINT": precision}
+            )
+        ran = explainer.method._model_compiled.get_property("INFERENCE_PRECISION_HINT")
+        out["precision"] = np.asarray(ran.to_string() if hasattr(ran, "to_string") else str(ran))
         if job["method"] == "plain":  # the model alone, as its black-box methods call it: one image, synchronously
             image = images[job["images"][0]]
             for _ in range(5):
