@@ -264,7 +264,10 @@ class RISE:
         rngs = [None] if len(groups) == 1 else list(np.random.default_rng(self.seed).spawn(len(groups)))
         # equal weights only mean something between several estimates: one estimate stays as it is
         equal = self._option("combine") == "equal" and len(groups) > 1
-        blur = blurred(pixels) if "blur" in substrates else None
+        # one scorer per substrate, shared by its grids (the blur is computed once)
+        scorers = {
+            kind: blend_scorer(predict, pixels, blurred(pixels) if kind == "blur" else fill) for kind in substrates
+        }
         maps = np.zeros((len(targets), h * w), np.float64)
         flat: set[int] | None = None
         broken: set[int] = set()
@@ -272,7 +275,7 @@ class RISE:
         block = max(batch_size, self.MIN_DRAW)
         done = 0
         for (kind, cells), count, rng in zip(groups, counts, rngs):
-            score = blend_scorer(predict, pixels, blur if kind == "blur" and blur is not None else fill)
+            score = scorers[kind]
             sampler = self.sampler_for((h, w), rng, cells)
             acc = Accumulator(len(targets), h * w, self.estimator)
             drawn = 0
