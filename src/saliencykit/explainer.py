@@ -35,31 +35,26 @@ TASKS = tuple(TASK_REGISTRY)
 
 class Explainer:
     """Explain a model's predictions with saliency maps: a classifier's classes, a detector's boxes, a segmentation
-        model's regions, or any scalar a user's scorer reads from the outputs.
+    model's regions, or any scalar a user's scorer reads from the outputs.
 
-        >>> explainer = Explainer("model.xml", preprocess=Preprocess(size=224, mean=127.5, std=127.5))  # doctest: +SKIP
-        >>> explanation = explainer(image, targets=["Samoyed", 207])  # doctest: +SKIP
+    >>> explainer = Explainer("model.xml", preprocess=Preprocess(size=224, mean=127.5, std=127.5))  # doctest: +SKIP
+    >>> explanation = explainer(image, targets=["Samoyed", 207])  # doctest: +SKIP
 
-        Args:
-            model: an IR/ONNX/TFLite path, an ``ov.Model``, a ``torch.nn.Module``, or a Python callable
-                ``predict(pixel_batch) -> outputs`` (black-box only).
-            preprocess: a :class:`Preprocess` (embedded in the graph) or a callable ``image -> model input``.
-            postprocess: classification: ``"softmax"``, ``"sigmoid"``, ``"identity"`` or a callable on the model's
-                outputs; detection: a preset name (``"blazeface"``, ``"palm"``), an ``SSDPostprocess`` or a callable
-                ``outputs -> per-image detections``.
-            mode: ``"auto"`` (white-box when the graph allows, else black-box), ``"whitebox"`` or ``"blackbox"``.
-            method: a registered method name (``registry.help_text(task)`` lists them) or a method object.
-            target_layer: node name(s) for white-box methods (default: found automatically).
-            label_names: class names, so targets can be given by name and files are named by label.
-    <<<<<<< HEAD
-            task: ``"classification"``, ``"detection"``, ``"segmentation"`` or ``"scalar"`` (:mod:`saliencykit.tasks`);
-                task options are further keywords (detection: ``class_output``; segmentation: ``output``,
-                ``output_stride``, ``activation``, ``score``; scalar: ``scorer``, a function outputs -> scores).
-    =======
-            task: ``"classification"`` or ``"detection"`` (:mod:`saliencykit.tasks`); task options (detection:
-                ``class_output``) are further keywords.
-            precision: inference precision, ``"f32"`` (default), ``"bf16"`` or ``"f16"`` (:class:`Pipeline`).
-    >>>>>>> prec
+    Args:
+        model: an IR/ONNX/TFLite path, an ``ov.Model``, a ``torch.nn.Module``, or a Python callable
+            ``predict(pixel_batch) -> outputs`` (black-box only).
+        preprocess: a :class:`Preprocess` (embedded in the graph) or a callable ``image -> model input``.
+        postprocess: classification: ``"softmax"``, ``"sigmoid"``, ``"identity"`` or a callable on the model's
+            outputs; detection: a preset name (``"blazeface"``, ``"palm"``), an ``SSDPostprocess`` or a callable
+            ``outputs -> per-image detections``.
+        mode: ``"auto"`` (white-box when the graph allows, else black-box), ``"whitebox"`` or ``"blackbox"``.
+        method: a registered method name (``registry.help_text(task)`` lists them) or a method object.
+        target_layer: node name(s) for white-box methods (default: found automatically).
+        label_names: class names, so targets can be given by name and files are named by label.
+        task: ``"classification"``, ``"detection"``, ``"segmentation"`` or ``"scalar"`` (:mod:`saliencykit.tasks`);
+            task options are further keywords (detection: ``class_output``; segmentation: ``output``,
+            ``output_stride``, ``activation``, ``score``; scalar: ``scorer``, a function outputs -> scores).
+        precision: inference precision, ``"f32"`` (default), ``"bf16"`` or ``"f16"`` (:class:`Pipeline`).
     """
 
     def __init__(
