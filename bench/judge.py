@@ -52,6 +52,8 @@ CACHE = BENCH / ".cache" / "judge"
 STEPS = 32
 COARSE = 4  # the 8-step curve: every 4th point of the 32-step curve
 BLOCK = 16
+#: photos per openvino-xai job (its maps are cached when a job ends)
+OXAI_CHUNK = 5
 SUBSTRATES = ("blur5", "blur20", "black", "grey", "noise", "down16")
 #: cross-substrate pairs (insertion substrate, deletion substrate)
 PAIRS = {
@@ -187,8 +189,10 @@ def maps_for(method: Method, photos: dict[str, np.ndarray], targets: dict[str, i
             results[name] = {"map": e.maps[targets[name]], "seconds": float(e.stats["wall_time_s"]), "calls": calls}
             np.savez(folder / f"{name}_{targets[name]}.npz", **results[name])
             print(f"  {method.name}: {name} {results[name]['seconds']:.2f} s", file=sys.stderr, flush=True)
-    elif todo:
-        results.update(_oxai_maps(method, {n: photos[n] for n in todo}, targets, folder))
+    else:  # a few photos per openvino-xai job, so an interrupted run keeps the maps already made
+        for start in range(0, len(todo), OXAI_CHUNK):
+            chunk = todo[start : start + OXAI_CHUNK]
+            results.update(_oxai_maps(method, {n: photos[n] for n in chunk}, targets, folder))
     return results
 
 

@@ -10,8 +10,10 @@ model is compiled with the same hint.
 
 With REPEAT: prints one JSON line, plain inference and white-box explain seconds per image (medians, timed
 alternately) and the median of their per-pair ratios. Without REPEAT it serves whitebox.py, which times its own
-calls in between: it prints ``{"ready": ...}``, then for every line ``I`` on stdin times one plain inference and
-one explanation of photo I and prints ``{"plain": s, "explain": s}``, so both libraries run under the same load.
+blocks in between: it prints ``{"ready": ...}``, then for every line ``I K`` on stdin times K plain inferences of
+photo I in a row, then K explanations, and prints their medians ``{"plain": s, "explain": s}``; both libraries so
+run under the same load, each in its steady state (a call right after the other process's is slowed by that
+process's inference threads still holding the cores).
 """
 
 import json
@@ -78,14 +80,23 @@ def serve(plain, explain, photos, ran):
             explain(image, top)
     print(json.dumps({"ready": True, "precision": ran, "openvino": ov.__version__}), flush=True)
     for line in sys.stdin:
-        index = int(line)
-        image = photos[index]
-        t0 = time.perf_counter()
-        plain(image)
-        t1 = time.perf_counter()
-        explain(image, tops[index])
-        t2 = time.perf_counter()
-        print(json.dumps({"plain": t1 - t0, "explain": t2 - t1}), flush=True)
+        index, block = (int(v) for v in line.split())
+        image, top = photos[index], tops[index]
+        timed = time_block(lambda im=image: plain(im), lambda im=image, t=top: explain(im, t), block)
+        print(json.dumps(timed), flush=True)
+
+
+def time_block(plain, explain, block):
+    """Medians of ``block`` plain calls in a row, then of ``block`` explanations in a row (steady state)."""
+    out = {}
+    for name, fn in (("plain", plain), ("explain", explain)):
+        times = []
+        for _ in range(block):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        out[name] = float(np.median(times))
+    return out
 
 
 def main():

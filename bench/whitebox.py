@@ -5,10 +5,14 @@ Plain inference = resize + inference + softmax of one photo (ours: ``Pipeline.pr
 
 Part 1, at f32 and at bf16 on both sides: ReciproCAM (our default one-pass path) against openvino-xai 1.1's
 ReciproCAM, when its side environment exists (`make bench-oxai`). openvino-xai runs in a server process
-(`oxai_whitebox.py`) that times one plain call and one explanation of a photo, then this process times its own
-two: every ratio is a median of per-pair ratios measured under the same machine load.
+(`oxai_whitebox.py`); the two processes take turns in blocks: openvino-xai times ``--block`` plain calls of a photo
+in a row and then as many explanations, then this process does the same, ``--repeat`` times per photo. Each block
+gives medians (the steady state of a user explaining image after image); every ratio is a median over photos of
+the medians of per-block-pair ratios, so both sides of a ratio ran under the same machine load. (Blocks, not
+single calls: a call made right after the other process's is slowed by that process's inference threads, which
+keep the cores for a moment after they finish; timed call by call, the process with the shorter calls loses more.)
 Part 2, at f32: our general path at the default (7 x 7) layer and at an earlier 14 x 14 layer (``--general``).
-Usage: python bench/whitebox.py [--repeat 20] [--precisions f32,bf16] [--general]
+Usage: python bench/whitebox.py [--repeat 10] [--block 10] [--precisions f32,bf16] [--general]
 """
 
 from __future__ import annotations
@@ -67,9 +71,9 @@ class OxaiServer:
             raise RuntimeError(f"openvino-xai server ended (exit code {self.process.wait()})")
         return json.loads(line)
 
-    def time(self, index: int) -> tuple[float, float]:
+    def time(self, index: int, block: int) -> tuple[float, float]:
         assert self.process.stdin is not None
-        self.process.stdin.write(f"{index}\n")
+        self.process.stdin.write(f"{index} {block}\n")
         self.process.stdin.flush()
         reply = self._read()
         return reply["plain"], reply["explain"]
@@ -80,8 +84,21 @@ class OxaiServer:
         self.process.wait(timeout=60)
 
 
-def same_precision(precision: str, photos: list[np.ndarray], npz: Path | None, repeat: int) -> None:
-    """Rows of ours and openvino-xai's plain/explain at ``precision``, paired call by call."""
+def time_block(plain, explain, block: int) -> tuple[float, float]:
+    """Medians of ``block`` plain calls in a row, then of ``block`` explanations in a row (as the server does)."""
+    medians = []
+    for fn in (plain, explain):
+        times = []
+        for _ in range(block):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        medians.append(float(np.median(times)))
+    return medians[0], medians[1]
+
+
+def same_precision(precision: str, photos: list[np.ndarray], npz: Path | None, repeat: int, block: int) -> None:
+    """Rows of ours and openvino-xai's plain/explain at ``precision``, paired block by block."""
     pipeline = sk.demo.pipeline(precision=precision)
     explainer = sk.demo.explainer(precision=precision)
     explain = explain_with(explainer)
@@ -102,12 +119,9 @@ def same_precision(precision: str, photos: list[np.ndarray], npz: Path | None, r
                 explain(image)
             pairs = []
             for _ in range(repeat):
-                their_plain, their_explain = server.time(index)
-                start = time.perf_counter()
-                plain(image)
-                middle = time.perf_counter()
-                explain(image)
-                pairs.append((middle - start, time.perf_counter() - middle, their_plain, their_explain))
+                their_plain, their_explain = server.time(index, block)
+                ours_plain, ours_explain = time_block(lambda im=image: plain(im), lambda im=image: explain(im), block)
+                pairs.append((ours_plain, ours_explain, their_plain, their_explain))
             a = np.array(pairs)
             per_photo.append(
                 [
@@ -130,7 +144,8 @@ def same_precision(precision: str, photos: list[np.ndarray], npz: Path | None, r
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=10, help="blocks per photo and side")
+    parser.add_argument("--block", type=int, default=10, help="calls per block")
     parser.add_argument("--precisions", default="f32,bf16")
     parser.add_argument("--general", action="store_true", help="also time our general ReciproCAM path (f32)")
     args = parser.parse_args()
@@ -143,7 +158,7 @@ def main() -> None:
             print("openvino-xai side environment missing: run `make bench-oxai` to compare against it")
             npz = None
         for precision in args.precisions.split(","):
-            same_precision(precision, photos, npz, args.repeat)
+            same_precision(precision, photos, npz, args.repeat, args.block)
     if not args.general:
         return
     pipeline = sk.demo.pipeline()
