@@ -19,9 +19,7 @@ import argparse
 import shutil
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,93 +28,7 @@ from _common import row
 
 import saliencykit as sk
 from saliencykit.audit import audit, demo_dataset, load_image
-from saliencykit.audit import local as audit_loop
 from saliencykit.audit.demo import demo_annotations
-
-
-class OverlappedLoop:
-    """The audit's earlier local loop, for comparison: readers ahead, inference, writers behind, all at once."""
-
-    def __init__(
-        self, explainer, store: audit_loop.RecordSink, out: Path, bases, options: audit_loop.RunOptions, progress, total
-    ):
-        self.explainer = explainer
-        self.store = store
-        self.out = out
-        self.bases = bases
-        self.options = options
-        self.progress = progress
-        self.total = total
-        self.done = 0
-        workers = max(1, options.workers)
-        self.readers = ThreadPoolExecutor(workers, thread_name_prefix="saliencykit-audit-read")
-        self.writers = ThreadPoolExecutor(workers, thread_name_prefix="saliencykit-audit-write")
-        self.reads: deque[Future] = deque()
-        self.writes: deque[Future] = deque()
-        self.ready: list[dict[str, Any]] = []
-        self.lookahead = 2 * max(1, options.batch_size)
-        self.resize = audit_loop.model_resizer(explainer)
-
-    def run(self, items: list) -> None:
-        pending = iter(items)
-        batch: list[audit_loop.Loaded] = []
-        try:
-            self._fill(pending)
-            while self.reads:
-                one = self.reads.popleft().result()
-                self._fill(pending)
-                if isinstance(one, dict):
-                    self.ready.append(one)
-                elif one.error:
-                    self.ready.append(audit_loop.item_record(one.item, "failed", one.error))
-                else:
-                    batch.append(one)
-                if batch and (len(batch) >= self.options.batch_size or not self.reads):
-                    self._explain(batch)
-                    batch = []
-                self._collect(block=False)
-            self._collect(block=True)
-        except KeyboardInterrupt:
-            self.readers.shutdown(wait=False, cancel_futures=True)
-            self._collect(block=True)  # what is already being written is kept
-            raise
-        finally:
-            self.readers.shutdown(wait=False, cancel_futures=True)
-            self.writers.shutdown(wait=True)
-
-    def _fill(self, pending) -> None:
-        while len(self.reads) < self.lookahead:
-            item = next(pending, None)
-            if item is None:
-                return
-            if item.status != "todo":
-                future: Future = Future()
-                future.set_result(audit_loop.item_record(item, item.status, item.error))
-                self.reads.append(future)
-            else:
-                self.reads.append(self.readers.submit(audit_loop.load, item, self.resize))
-
-    def _explain(self, batch: list[audit_loop.Loaded]) -> None:
-        options = self.options
-        results = audit_loop.compute_batch(self.explainer, batch, options.thresholds, options.max_maps, options.top_k)
-        label_names = self.explainer.label_names
-        for result in results:
-            self.writes.append(
-                self.writers.submit(audit_loop._write, result, self.out, self.bases, label_names, options)
-            )
-        # bound the work queued behind inference: wait for the oldest writes when too many are pending
-        while len(self.writes) > self.lookahead:
-            self.ready.append(self.writes.popleft().result())
-
-    def _collect(self, block: bool) -> None:
-        while self.writes and (block or self.writes[0].done()):
-            self.ready.append(self.writes.popleft().result())
-        if self.ready:
-            self.store.add(self.ready)
-            self.done += len(self.ready)
-            self.ready = []
-            if self.progress is not None:
-                self.progress(self.done, self.total)
 
 
 def make_dataset(folder: Path, count: int) -> list[Path]:
@@ -156,25 +68,10 @@ def plain(pipeline, paths: list[Path], batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-def audited(
-    explainer,
-    data: Path,
-    out: Path,
-    batch_size: int,
-    max_side: int,
-    annotations: Path | None = None,
-    overlapped: bool = False,
-) -> float:
-    phased = audit_loop._LocalLoop
-    audit_loop._LocalLoop = OverlappedLoop if overlapped else phased  # type: ignore[misc]
-    try:
-        start = time.perf_counter()
-        result = audit(
-            explainer, data, out, batch_size=batch_size, max_side=max_side, fresh=True, annotations=annotations
-        )
-        seconds = time.perf_counter() - start
-    finally:
-        audit_loop._LocalLoop = phased  # type: ignore[misc]
+def audited(explainer, data: Path, out: Path, batch_size: int, max_side: int, annotations: Path | None = None) -> float:
+    start = time.perf_counter()
+    result = audit(explainer, data, out, batch_size=batch_size, max_side=max_side, fresh=True, annotations=annotations)
+    seconds = time.perf_counter() - start
     assert result.exit_code == 0 and result.processed == result.summary["totals"]["items"]
     return seconds
 
@@ -295,12 +192,11 @@ def main() -> None:
         pipeline.predict([load_image(paths[0])[0]])  # compile before timing
         boxes = make_annotations(data, paths, Path(tmp) / "boxes.csv")
         audited(explainer, data, Path(tmp) / "warmup", args.batch_size, 512)
-        configurations: dict[str, tuple[int, Path | None, bool] | None] = {
+        configurations: dict[str, tuple[int, Path | None] | None] = {
             "plain": None,
-            "audit": (512, None, False),
-            "audit, full-size overlays": (0, None, False),
-            "audit, annotations": (512, boxes, False),
-            "audit, overlapped loop": (512, None, True),
+            "audit": (512, None),
+            "audit, full-size overlays": (0, None),
+            "audit, annotations": (512, boxes),
         }
         seconds: dict[str, list[float]] = {name: [] for name in configurations}
         for _ in range(args.rounds):  # interleaved rounds: every configuration sees the same machine state
@@ -309,10 +205,7 @@ def main() -> None:
                     seconds[name].append(plain(pipeline, paths, args.batch_size))
                 else:
                     out = Path(tmp) / "out"
-                    max_side, annotations, overlapped = options
-                    seconds[name].append(
-                        audited(explainer, data, out, args.batch_size, max_side, annotations, overlapped)
-                    )
+                    seconds[name].append(audited(explainer, data, out, args.batch_size, options[0], options[1]))
         n = len(paths)
         print(
             f"{n} images ({len(set(p.stem.split('_copy')[0] for p in paths))} distinct photos 300-741 px), "
@@ -326,7 +219,6 @@ def main() -> None:
             "audit": f"audit ({explainer.method.name}, --max-side 512)",
             "audit, full-size overlays": "audit, full-size overlays (--max-side 0)",
             "audit, annotations": "audit with --annotations (boxes on every image, --metrics off)",
-            "audit, overlapped loop": "audit, reading and writing beside inference (before)",
         }
         for name in configurations:
             row(

@@ -422,38 +422,6 @@ def test_a_failing_write_fails_that_image_only_and_a_rerun_repairs_it(tmp_path, 
     assert result.exit_code == 0 and result.processed == len(failed)
 
 
-def test_no_image_is_read_or_written_while_the_model_infers(tmp_path, monkeypatch):
-    """The local loop takes turns: inference has the cores to itself (OpenVINO waits for its slowest thread)."""
-    import threading
-    import time
-
-    from saliencykit.audit import local
-
-    data = demo_dataset(tmp_path / "data")
-    spans: dict[str, list[tuple[float, float]]] = {"infer": [], "io": []}
-    lock = threading.Lock()
-
-    def timed(kind, fn):
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                with lock:
-                    spans[kind].append((start, time.perf_counter()))
-
-        return wrapper
-
-    monkeypatch.setattr(local, "load", timed("io", local.load))
-    monkeypatch.setattr(local, "_write", timed("io", local._write))
-    monkeypatch.setattr(local, "compute_batch", timed("infer", local.compute_batch))
-    result = audit("demo", data, tmp_path / "out", batch_size=4)
-    assert result.exit_code == 0 and result.summary["totals"]["done"] == 20
-    assert len(spans["infer"]) == 5 and len(spans["io"]) == 40  # 20 reads and 20 writes, 5 batches
-    overlaps = [(a, b) for a in spans["infer"] for b in spans["io"] if b[0] < a[1] and a[0] < b[1]]
-    assert not overlaps
-
-
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A 600 kB tmpfs (needs root and mount rights, as on CI); grown later to let the run finish."""

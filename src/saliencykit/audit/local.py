@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -282,21 +283,8 @@ def _write(result, out, bases, label_names, options: RunOptions) -> dict[str, An
         result.image = None  # the photo is not needed any more: keep memory flat
 
 
-def one_failed(one: Loaded | dict[str, Any]) -> bool:
-    """Whether a read gave an item that could not be loaded (not a record of an item that is not to be done)."""
-    return isinstance(one, Loaded) and one.error is not None
-
-
 class _LocalLoop:
-    """The local loop in two alternating phases, so that inference has the cores to itself.
-
-    Inference of a batch runs in the caller's thread on every core (OpenVINO's threads); then one pool of
-    ``workers`` threads writes that batch's overlays while it reads and decodes the next batch, and the caller
-    commits the records of the batch before. OpenVINO splits each layer evenly between its threads and waits for
-    the slowest, so a reader or writer running beside inference would slow every layer by the whole of its share of
-    a core; in turns, inference runs at full speed and the pool keeps the cores busy between inferences
-    (``bench/audit.py`` times both). At most one batch is being read and one written: memory stays flat.
-    """
+    """The local overlapped loop: readers ahead, batched inference in the caller's thread, writers behind."""
 
     def __init__(self, explainer, store: RecordSink, out: Path, bases, options: RunOptions, progress, total):
         self.explainer = explainer
@@ -307,64 +295,73 @@ class _LocalLoop:
         self.progress = progress
         self.total = total
         self.done = 0
-        self.pool = ThreadPoolExecutor(max(1, options.workers), thread_name_prefix="saliencykit-audit")
+        workers = max(1, options.workers)
+        self.readers = ThreadPoolExecutor(workers, thread_name_prefix="saliencykit-audit-read")
+        self.writers = ThreadPoolExecutor(workers, thread_name_prefix="saliencykit-audit-write")
+        self.reads: deque[Future] = deque()
+        self.writes: deque[Future] = deque()
+        self.ready: list[dict[str, Any]] = []
+        self.lookahead = 2 * max(1, options.batch_size)
         self.resize = model_resizer(explainer)
 
     def run(self, items: Sequence[Item]) -> None:
         pending = iter(items)
-        unsaved: list[Future] = []  # writes whose records are not committed yet
+        batch: list[Loaded] = []
         try:
-            reads = self._read(pending)
-            while reads:
-                loaded = [future.result() for future in reads]  # this batch is read, the one before written
-                records = [one for one in loaded if isinstance(one, dict)]
-                records += [item_record(one.item, "failed", one.error) for one in loaded if one_failed(one)]
-                batch = [one for one in loaded if isinstance(one, Loaded) and not one.error]
-                written = [future.result() for future in unsaved]
-                unsaved = self._write(self._compute(batch)) if batch else []  # inference, with the pool idle
-                reads = self._read(pending)  # the next batch is read while this one is written ...
-                self._commit(records + written)  # ... and the records before it are committed
-            self._commit([future.result() for future in unsaved])
+            self._fill(pending)
+            while self.reads:
+                one = self.reads.popleft().result()
+                self._fill(pending)
+                if isinstance(one, dict):
+                    self.ready.append(one)
+                elif one.error:
+                    self.ready.append(item_record(one.item, "failed", one.error))
+                else:
+                    batch.append(one)
+                if batch and (len(batch) >= self.options.batch_size or not self.reads):
+                    self._explain(batch)
+                    batch = []
+                self._collect(block=False)
+            self._collect(block=True)
         except KeyboardInterrupt:
-            self.pool.shutdown(wait=True, cancel_futures=True)  # what is already being written is kept
-            finished = [future.result() for future in unsaved if future.done() and not future.cancelled()]
-            self._commit(finished, notify=False)  # no progress call: it may be what raised
+            self.readers.shutdown(wait=False, cancel_futures=True)
+            self._collect(block=True)  # what is already being written is kept
             raise
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.readers.shutdown(wait=False, cancel_futures=True)
+            self.writers.shutdown(wait=True)
 
-    def _read(self, pending) -> list[Future]:
-        """Futures of the next batch's items: loaded images, or the records of items that are not to be done."""
-        futures: list[Future] = []
-        todo = 0
-        while todo < self.options.batch_size:
+    def _fill(self, pending) -> None:
+        while len(self.reads) < self.lookahead:
             item = next(pending, None)
             if item is None:
-                break
+                return
             if item.status != "todo":
                 future: Future = Future()
                 future.set_result(item_record(item, item.status, item.error))
-                futures.append(future)
+                self.reads.append(future)
             else:
-                futures.append(self.pool.submit(load, item, self.resize))
-                todo += 1
-        return futures
+                self.reads.append(self.readers.submit(load, item, self.resize))
 
-    def _compute(self, batch: list[Loaded]) -> list[ImageResult | dict[str, Any]]:
+    def _explain(self, batch: list[Loaded]) -> None:
         options = self.options
-        return compute_batch(self.explainer, batch, options.thresholds, options.max_maps, options.top_k)
-
-    def _write(self, results: list[ImageResult | dict[str, Any]]) -> list[Future]:
+        results = compute_batch(self.explainer, batch, options.thresholds, options.max_maps, options.top_k)
         label_names = self.explainer.label_names
-        return [self.pool.submit(_write, r, self.out, self.bases, label_names, self.options) for r in results]
+        for result in results:
+            self.writes.append(self.writers.submit(_write, result, self.out, self.bases, label_names, options))
+        # bound the work queued behind inference: wait for the oldest writes when too many are pending
+        while len(self.writes) > self.lookahead:
+            self.ready.append(self.writes.popleft().result())
 
-    def _commit(self, records: list[dict[str, Any]], notify: bool = True) -> None:
-        if not records:
-            return
-        self.store.add(records)
-        self.done += len(records)
-        if notify and self.progress is not None:
-            self.progress(self.done, self.total)
+    def _collect(self, block: bool) -> None:
+        while self.writes and (block or self.writes[0].done()):
+            self.ready.append(self.writes.popleft().result())
+        if self.ready:
+            self.store.add(self.ready)
+            self.done += len(self.ready)
+            self.ready = []
+            if self.progress is not None:
+                self.progress(self.done, self.total)
 
 
 @dataclass
